@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` (the main job on the bundled example)
+# and `make test` (the whole test suite). Each creates the virtual environment it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck policy-tests unit-tests clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/regie eval --policies examples/quickstart/policies --facts examples/quickstart/facts.yaml \
+		--waivers examples/quickstart/waivers.yaml || [ $$? -eq 1 ]
+
+lint: $(STAMP)
+	$(BIN)/ruff check dsl engine connectors policies regie tests bench
+	$(BIN)/ruff format --check dsl engine regie
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict dsl engine regie
+
+policy-tests: $(STAMP)
+	$(BIN)/regie check examples/quickstart/policies
+	$(BIN)/regie fmt --check examples/quickstart/policies
+	$(BIN)/regie test examples/quickstart/policies
+
+unit-tests: $(STAMP)
+	$(BIN)/pytest -q --doctest-modules dsl engine regie tests
+
+test: lint typecheck policy-tests unit-tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

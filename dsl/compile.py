@@ -1,0 +1,672 @@
+"""Step four: checked policies to Python closures.
+
+Each expression becomes a closure over a flat list of slots (``env``); slot 0
+holds the evaluation context for builtins. The closures call the same
+primitives as the interpreter (:mod:`regie.dsl.values`), with fast paths for
+the common shapes (string constants, resource fields, literal sets and
+patterns); tests check that both give identical findings.
+
+No source is generated and nothing is ``exec``'d: a policy can only do what
+these closures do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import attrgetter, itemgetter
+from typing import Any
+
+from regie.dsl import ast
+from regie.dsl.builtins import BUILTINS, compile_regex, glob_to_regex
+from regie.dsl.check import CheckedPolicy
+from regie.dsl.interp import (
+    evidence_plan,
+    group_target,
+    hashable_key,
+    message_for_unknown,
+    render_template,
+    unknown_reason,
+    unwrap_key,
+)
+from regie.dsl.interp import default_message as _default_message
+from regie.dsl.runtime import Finding, RunContext, item_label, resource_id
+from regie.dsl.types import RecordType
+from regie.dsl.values import (
+    REDUCERS,
+    Unknown,
+    arith,
+    contains,
+    count_items,
+    equal,
+    get_field,
+    get_index,
+    iterate,
+    jsonable,
+    order,
+    render_value,
+)
+
+__all__ = ["CompiledPolicy", "compile_expr", "compile_policy"]
+
+Env = list[Any]
+Fn = Callable[[Env], Any]
+
+
+def compile_policy(policy: CheckedPolicy) -> CompiledPolicy:
+    """Compile a checked policy once; run it many times."""
+    return CompiledPolicy(policy)
+
+
+def compile_expr(e: ast.Expr, names: Sequence[str]) -> tuple[Fn, int]:
+    """Compile one checked expression over the given names (slots 1…n); returns the closure and
+    the number of slots its env needs. For tests and tools."""
+    scope = {name: i + 1 for i, name in enumerate(names)}
+    compiler = _ExprCompiler(scope, root_slots=set())
+    fn = compiler.expr(e, scope)
+    return fn, compiler.size
+
+
+class LazyEvidence(Mapping[str, Any]):
+    """Evidence computed when first read: most findings of a large scan are counted, not shown."""
+
+    __slots__ = ("_data", "_env", "_plan")
+
+    def __init__(self, plan: Sequence[tuple[str, Fn]], env: Env) -> None:
+        self._plan: Sequence[tuple[str, Fn]] | None = plan
+        self._env: Env | None = env
+        self._data: dict[str, Any] | None = None
+
+    def _load(self) -> dict[str, Any]:
+        if self._data is None:
+            assert self._plan is not None and self._env is not None
+            env = self._env
+            self._data = {label: jsonable(fn(env)) for label, fn in self._plan}
+            self._plan = self._env = None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __repr__(self) -> str:
+        return repr(self._load())
+
+
+class CompiledPolicy:
+    """A policy as closures. :meth:`run` gives the same findings as the interpreter."""
+
+    def __init__(self, checked: CheckedPolicy) -> None:
+        self.checked = checked
+        policy = checked.policy
+        self.steps = policy.steps
+        # Slots: 0 is the evaluation context; then globals and params are bound by name at run time.
+        self.scope: dict[str, int] = {}
+        self._compiler = _ExprCompiler(self.scope, root_slots=set())
+        first = self.steps[0]
+        assert isinstance(first, ast.ForEach)
+        self.root_var = first.var
+        self.root_slot = self._compiler.slot(first.var)
+        self._compiler.root_slots.add(self.root_slot)
+        self.free = sorted(_free_names(policy, set(checked.param_types)))
+        for name in self.free:
+            self._compiler.slot(name)
+        self.code: list[tuple[str, int, Fn | None]] = []
+        self.group_at: int | None = None
+        self.group_innermost = 0
+        for_slots: list[int] = []
+        for i, step in enumerate(self.steps):
+            if isinstance(step, ast.ForEach):
+                slot = self.root_slot if i == 0 else self._compiler.slot(step.var)
+                for_slots.append(slot)
+                self.code.append(("for", slot, self._compiler.expr(step.source, self.scope)))
+            elif isinstance(step, ast.Where):
+                self.code.append(("where", 0, self._compiler.expr(step.cond, self.scope)))
+            elif isinstance(step, ast.Let):
+                fn = self._compiler.expr(step.value, self.scope)
+                self.code.append(("let", self._compiler.slot(step.name), fn))
+            elif isinstance(step, ast.GroupBy):
+                self.group_at = i
+                self.group_innermost = for_slots[-1]
+                key = self._compiler.expr(step.key, self.scope)
+                self._compiler.slot(step.name)
+                self._compiler.slot(step.members)
+                self.code.append(("group", 0, key))
+            elif isinstance(step, ast.Require):
+                self.code.append(("require", 0, self._compiler.expr(step.cond, self.scope)))
+            else:
+                self.code.append(("message", 0, None))
+        message = next((s for s in self.steps if isinstance(s, ast.Message)), None)
+        self.message: Fn | None = (
+            self._compiler.expr(message.template, self.scope) if message is not None else None
+        )
+        self._plans: dict[int, list[tuple[str, Fn]]] = {}
+        self._unknown_messages: dict[int, Fn | None] = {}
+        self.size = self._compiler.size
+        self.requires = tuple(i for i, (kind, _, _) in enumerate(self.code) if kind == "require")
+        self.simple = self.group_at is None and all(
+            kind in ("where", "let", "require", "message") for kind, _, _ in self.code[1:])
+
+    # --- running ---------------------------------------------------------------------
+
+    def run(self, run: RunContext, roots: Iterable[Any] | None = None) -> list[Finding]:
+        """Run over the world in ``run``; ``roots`` are the root items when an index already chose them."""
+        env: Env = [None] * self.size
+        env[0] = run.eval
+        for name in self.free:
+            value = run.params[name] if name in run.params else run.globals[name]
+            env[self.scope[name]] = value
+        findings: list[Finding] = []
+        if roots is None:
+            roots = self._roots(env)
+        if self.group_at is None:
+            if self.simple:
+                self._run_simple(roots, env, findings)
+            else:
+                for item in roots:
+                    env[self.root_slot] = item
+                    self._steps(1, len(self.code), env, resource_id(item), [], findings, None)
+            return findings
+        groups: dict[Any, list[Any]] = {}
+        key_fn = self.code[self.group_at][2]
+        assert key_fn is not None
+        innermost = self.group_innermost
+
+        def collect(local: Env) -> None:
+            groups.setdefault(hashable_key(key_fn(local)), []).append(local[innermost])
+
+        for item in roots:
+            env[self.root_slot] = item
+            self._steps(1, self.group_at, env, resource_id(item), [], findings, collect)
+        group = self.steps[self.group_at]
+        assert isinstance(group, ast.GroupBy)
+        name_slot, members_slot = self.scope[group.name], self.scope[group.members]
+        for key, members in groups.items():
+            value = unwrap_key(key)
+            genv = [None] * self.size
+            genv[0] = run.eval
+            for name in self.free:
+                genv[self.scope[name]] = env[self.scope[name]]
+            genv[name_slot] = value
+            genv[members_slot] = members
+            self._steps(self.group_at + 1, len(self.code), genv, group_target(group, value), [], findings, None,
+                        root=False)
+        return findings
+
+    def _roots(self, env: Env) -> Iterable[Any]:
+        fn = self.code[0][2]
+        assert fn is not None
+        coll = iterate(fn(env))
+        return () if coll.__class__ is Unknown else coll  # type: ignore[no-any-return]
+
+    def _run_simple(self, roots: Iterable[Any], env: Env, findings: list[Finding]) -> None:
+        """The common shape: ``for``, then ``where``/``let`` clauses, then ``require``s."""
+        code = self.code
+        root_slot = self.root_slot
+        pre = tuple((i, kind, slot, fn) for i, (kind, slot, fn) in enumerate(code) if kind in ("where", "let"))
+        requires = tuple((i, fn) for i, (kind, _, fn) in enumerate(code) if kind == "require")
+        for item in roots:
+            env[root_slot] = item
+            for i, kind, slot, fn in pre:
+                value = fn(env)  # type: ignore[misc]
+                if kind == "let":
+                    env[slot] = value
+                elif value is not True:
+                    if value.__class__ is Unknown:
+                        self._emit(i, env, resource_id(item), [], findings, value)
+                    break
+            else:
+                unknown: tuple[int, Any] | None = None
+                for i, fn in requires:
+                    value = fn(env)  # type: ignore[misc]
+                    if value is True:
+                        continue
+                    if value.__class__ is Unknown:
+                        if unknown is None:
+                            unknown = (i, value)
+                        continue
+                    self._emit(i, env, resource_id(item), [], findings, None)
+                    break
+                else:
+                    if unknown is not None:
+                        self._emit(unknown[0], env, resource_id(item), [], findings, unknown[1])
+
+    def _steps(self, i: int, end: int, env: Env, target: str, items: list[str], findings: list[Finding],
+               on_end: Callable[[Env], None] | None, root: bool = True) -> None:
+        code = self.code
+        while i < end:
+            kind, slot, fn = code[i]
+            if kind == "for":
+                assert fn is not None
+                coll = iterate(fn(env))
+                if coll.__class__ is Unknown:
+                    self._emit(i, env, target, items, findings, coll)
+                    return
+                for item in coll:
+                    env[slot] = item
+                    self._steps(i + 1, end, env, target, [*items, item_label(item)], findings, on_end, root)
+                return
+            if kind == "where":
+                assert fn is not None
+                value = fn(env)
+                if value is not True:
+                    if value.__class__ is Unknown:
+                        self._emit(i, env, target, items, findings, value)
+                    return
+            elif kind == "let":
+                assert fn is not None
+                env[slot] = fn(env)
+            elif kind == "require":
+                self._decide(i, env, target, items, findings)
+                return
+            i += 1
+        if on_end is not None:
+            on_end(env)
+
+    def _decide(self, i: int, env: Env, target: str, items: list[str], findings: list[Finding]) -> None:
+        unknown: tuple[int, Any] | None = None
+        for j in range(i, len(self.code)):
+            kind, _, fn = self.code[j]
+            if kind != "require":
+                continue
+            assert fn is not None
+            value = fn(env)
+            if value is True:
+                continue
+            if value.__class__ is Unknown:
+                if unknown is None:
+                    unknown = (j, value)
+                continue
+            self._emit(j, env, target, items, findings, None)
+            return
+        if unknown is not None:
+            self._emit(unknown[0], env, target, items, findings, unknown[1])
+
+    def _emit(self, position: int, env: Env, target: str, items: list[str], findings: list[Finding],
+              unknown: Any) -> None:
+        step = self.steps[position]
+        if unknown is None:
+            reason = None
+            if self.message is not None:
+                text = self.message(env)
+            else:
+                assert isinstance(step, ast.Require | ast.Where)
+                text = _default_message(self.checked, step, None)
+        else:
+            reason = unknown_reason(unknown)
+            text = self._unknown_message(position, env, reason)
+        plan = self._plan(position) if isinstance(step, ast.Require | ast.Where) else []
+        root_item = env[self.root_slot] if self.group_at is None or position < self.group_at else None
+        findings.append(Finding(
+            outcome="violation" if unknown is None else "unknown",
+            target=target,
+            item="/".join(items) or None,
+            message=text,
+            evidence=LazyEvidence(plan, env[:]) if plan else {},
+            reason=reason,
+            resource=root_item,
+        ))
+
+    def _plan(self, position: int) -> list[tuple[str, Fn]]:
+        plan = self._plans.get(position)
+        if plan is None:
+            plan = [(label, self._compiler.expr(e, self.scope))
+                    for label, e in evidence_plan(self.checked, position)]
+            self._plans[position] = plan
+        return plan
+
+    def _unknown_message(self, position: int, env: Env, reason: str) -> str:
+        if position not in self._unknown_messages:
+            template = message_for_unknown(self.checked, position)
+            self._unknown_messages[position] = (
+                self._compiler.expr(template, self.scope) if template is not None else None)
+        fn = self._unknown_messages[position]
+        if fn is not None:
+            return f"{fn(env)} (undecided: {reason})"
+        step = self.steps[position]
+        if isinstance(step, ast.ForEach):
+            return f"{self.checked.meta.title}: cannot iterate `{step.source.span.snippet()}`: {reason}"
+        assert isinstance(step, ast.Require | ast.Where)
+        return _default_message(self.checked, step, reason)
+
+
+def _free_names(policy: ast.Policy, params: set[str]) -> set[str]:
+    """Globals and parameters a policy reads (bound into slots once per run)."""
+    bound: set[str] = set()
+    for s in policy.steps:
+        if isinstance(s, ast.ForEach):
+            bound.add(s.var)
+        elif isinstance(s, ast.Let):
+            bound.add(s.name)
+        elif isinstance(s, ast.GroupBy):
+            bound.update((s.name, s.members))
+    names: set[str] = set(params)
+    for s in policy.steps:
+        for e in _step_exprs(s):
+            names |= _refs(e)
+    return names - bound - _aggregate_vars(policy)
+
+
+def _step_exprs(s: ast.Step) -> list[ast.Expr]:
+    if isinstance(s, ast.ForEach):
+        return [s.source]
+    if isinstance(s, ast.Where | ast.Require):
+        return [s.cond]
+    if isinstance(s, ast.Let):
+        return [s.value]
+    if isinstance(s, ast.GroupBy):
+        return [s.key]
+    return [s.template]
+
+
+def _refs(e: ast.Expr) -> set[str]:
+    from regie.dsl.interp import _children
+
+    if isinstance(e, ast.Ref):
+        return {e.name}
+    out: set[str] = set()
+    for child in _children(e):
+        out |= _refs(child)
+    return out
+
+
+def _aggregate_vars(policy: ast.Policy) -> set[str]:
+    from regie.dsl.interp import _children
+
+    out: set[str] = set()
+
+    def walk(e: ast.Expr) -> None:
+        if isinstance(e, ast.Aggregate) and e.var is not None:
+            out.add(e.var)
+        for child in _children(e):
+            walk(child)
+
+    for s in policy.steps:
+        for e in _step_exprs(s):
+            walk(e)
+    return out
+
+
+class _ExprCompiler:
+    def __init__(self, scope: dict[str, int], root_slots: set[int]) -> None:
+        self.scope = scope
+        self.root_slots = root_slots
+        self.size = max(scope.values(), default=0) + 1
+
+    def slot(self, name: str) -> int:
+        if name not in self.scope:
+            self.scope[name] = self.size
+            self.size += 1
+        return self.scope[name]
+
+    def fresh(self) -> int:
+        self.size += 1
+        return self.size - 1
+
+    def expr(self, e: ast.Expr, scope: dict[str, int]) -> Fn:
+        method: Callable[[Any, dict[str, int]], Fn] = getattr(self, f"_{type(e).__name__}")
+        return method(e, scope)
+
+    # --- leaves ----------------------------------------------------------------------
+
+    def _Literal(self, e: ast.Literal, scope: dict[str, int]) -> Fn:
+        value = e.value
+        return lambda env: value
+
+    def _Ref(self, e: ast.Ref, scope: dict[str, int]) -> Fn:
+        return itemgetter(scope[e.name])
+
+    def _ListLit(self, e: ast.ListLit, scope: dict[str, int]) -> Fn:
+        fns = [self.expr(i, scope) for i in e.items]
+        return lambda env: [f(env) for f in fns]
+
+    def _SetLit(self, e: ast.SetLit, scope: dict[str, int]) -> Fn:
+        const = _constant_set(e)
+        if const is not None:
+            return lambda env: const
+        fns = [self.expr(i, scope) for i in e.items]
+        return lambda env: frozenset(f(env) for f in fns)
+
+    def _MapLit(self, e: ast.MapLit, scope: dict[str, int]) -> Fn:
+        pairs = [(self.expr(k, scope), self.expr(v, scope)) for k, v in e.entries]
+        return lambda env: {k(env): v(env) for k, v in pairs}
+
+    # --- access ----------------------------------------------------------------------
+
+    def _Field(self, e: ast.Field, scope: dict[str, int]) -> Fn:
+        name = e.name
+        obj = e.obj
+        if (isinstance(obj, ast.Ref) and scope.get(obj.name) in self.root_slots
+                and isinstance(obj.ty, RecordType) and obj.ty.runtime is not None):
+            # The root item of a policy is always a record of the fact model.
+            get = attrgetter(name)
+            slot = scope[obj.name]
+            return lambda env: get(env[slot])
+        sub = self.expr(obj, scope)
+
+        def field(env: Env) -> Any:
+            o = sub(env)
+            if o.__class__ is dict:
+                return o.get(name)
+            return get_field(o, name)
+
+        return field
+
+    def _Index(self, e: ast.Index, scope: dict[str, int]) -> Fn:
+        obj, key = self.expr(e.obj, scope), self.expr(e.key, scope)
+
+        def index(env: Env) -> Any:
+            m, k = obj(env), key(env)
+            if m.__class__ is dict and k.__class__ is str:
+                return m.get(k)
+            return get_index(m, k)
+
+        return index
+
+    # --- operators -------------------------------------------------------------------
+
+    def _Unary(self, e: ast.Unary, scope: dict[str, int]) -> Fn:
+        sub = self.expr(e.operand, scope)
+        if e.op == "-":
+            return lambda env: arith("-", 0, sub(env))
+
+        def not_(env: Env) -> Any:
+            v = sub(env)
+            if v is True:
+                return False
+            return v if v.__class__ is Unknown else True
+
+        return not_
+
+    def _Binary(self, e: ast.Binary, scope: dict[str, int]) -> Fn:
+        left, right, op = self.expr(e.left, scope), self.expr(e.right, scope), e.op
+        return lambda env: arith(op, left(env), right(env))
+
+    def _Compare(self, e: ast.Compare, scope: dict[str, int]) -> Fn:
+        left = self.expr(e.left, scope)
+        op = e.op
+        right_node = e.right
+        if op in ("==", "!=") and isinstance(right_node, ast.Literal) and isinstance(right_node.value, str):
+            const = right_node.value
+            if op == "==":
+                def eq_str(env: Env) -> Any:
+                    a = left(env)
+                    return a if a.__class__ is Unknown else a == const
+                return eq_str
+
+            def ne_str(env: Env) -> Any:
+                a = left(env)
+                return a if a.__class__ is Unknown else a != const
+            return ne_str
+        if op in ("in", "not in"):
+            members = _constant_str_set(right_node)
+            if members is not None:
+                original = _constant_value(right_node)
+                negate = op == "not in"
+
+                def in_const(env: Env) -> Any:
+                    a = left(env)
+                    if a.__class__ is str:
+                        return (a in members) is not negate
+                    v = contains(original, a)
+                    if negate and v.__class__ is not Unknown:
+                        return not v
+                    return v
+                return in_const
+        right = self.expr(right_node, scope)
+        if op == "==":
+            return lambda env: equal(left(env), right(env))
+        if op == "!=":
+            return lambda env: _negate(equal(left(env), right(env)))
+        if op == "in":
+            return lambda env: contains(right(env), left(env))
+        if op == "not in":
+            return lambda env: _negate(contains(right(env), left(env)))
+        return lambda env: order(op, left(env), right(env))
+
+    def _Logical(self, e: ast.Logical, scope: dict[str, int]) -> Fn:
+        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+        if e.op == "and":
+            def and_(env: Env) -> Any:
+                lv = left(env)
+                if lv is True:
+                    rv = right(env)
+                    if rv is True:
+                        return True
+                    return rv if rv.__class__ is Unknown else False
+                if lv.__class__ is not Unknown:
+                    return False
+                rv = right(env)
+                return lv if (rv is True or rv.__class__ is Unknown) else False
+            return and_
+
+        def or_(env: Env) -> Any:
+            lv = left(env)
+            if lv is True:
+                return True
+            rv = right(env)
+            if rv is True:
+                return True
+            if lv.__class__ is Unknown:
+                return lv
+            return rv if rv.__class__ is Unknown else False
+        return or_
+
+    def _Coalesce(self, e: ast.Coalesce, scope: dict[str, int]) -> Fn:
+        left, right = self.expr(e.left, scope), self.expr(e.right, scope)
+
+        def coalesce(env: Env) -> Any:
+            v = left(env)
+            return right(env) if v is None else v
+
+        return coalesce
+
+    # --- calls -----------------------------------------------------------------------
+
+    def _Call(self, e: ast.Call, scope: dict[str, int]) -> Fn:
+        impl = BUILTINS[e.name].impl
+        args = [self.expr(a, scope) for a in e.args]
+        second = e.args[1] if len(e.args) > 1 else None
+        if e.name in ("matches", "glob") and isinstance(second, ast.Literal) and isinstance(second.value, str):
+            pattern = second.value
+            regex = compile_regex(glob_to_regex(pattern) if e.name == "glob" else pattern)
+            subject = args[0]
+
+            def match(env: Env) -> Any:
+                s = subject(env)
+                if s.__class__ is str:
+                    return regex.search(s) is not None
+                return impl(env[0], s, pattern)
+            return match
+        if e.name in ("startswith", "endswith"):
+            fixes = _constant_value(second) if second is not None else None
+            if isinstance(fixes, str) or (isinstance(fixes, list | frozenset) and all(
+                    isinstance(x, str) for x in fixes)):
+                wanted = fixes if isinstance(fixes, str) else tuple(fixes)  # type: ignore[arg-type]
+                method = str.startswith if e.name == "startswith" else str.endswith
+                subject = args[0]
+
+                def prefix(env: Env) -> Any:
+                    s = subject(env)
+                    if s.__class__ is str:
+                        return method(s, wanted)
+                    return impl(env[0], s, fixes)
+                return prefix
+        if len(args) == 1:
+            (a,) = args
+            return lambda env: impl(env[0], a(env))
+        if len(args) == 2:
+            a, b = args
+            return lambda env: impl(env[0], a(env), b(env))
+        return lambda env: impl(env[0], *(f(env) for f in args))
+
+    def _Aggregate(self, e: ast.Aggregate, scope: dict[str, int]) -> Fn:
+        coll = self.expr(e.collection, scope)
+        reducer = REDUCERS[e.func]
+        if e.var is None or e.body is None:
+            if e.func == "count":
+                return lambda env: count_items(coll(env))
+
+            def plain(env: Env) -> Any:
+                items = iterate(coll(env))
+                if items.__class__ is Unknown:
+                    return items
+                return reducer(list(items))
+            return plain
+        slot = self.fresh()
+        inner = {**scope, e.var: slot}
+        body = self.expr(e.body, inner)
+
+        def aggregate(env: Env) -> Any:
+            items = iterate(coll(env))
+            if items.__class__ is Unknown:
+                return items
+
+            def values() -> Iterator[Any]:
+                for item in items:
+                    env[slot] = item
+                    yield body(env)
+
+            return reducer(values())
+
+        return aggregate
+
+    def _Template(self, e: ast.Template, scope: dict[str, int]) -> Fn:
+        parts: list[str | Fn] = [p if isinstance(p, str) else self.expr(p, scope) for p in e.parts]
+
+        def template(env: Env) -> str:
+            return "".join(p if isinstance(p, str) else render_value(p(env)) for p in parts)
+
+        return template
+
+
+def _negate(v: Any) -> Any:
+    return v if v.__class__ is Unknown else not v
+
+
+def _constant_value(e: ast.Expr | None) -> Any:
+    if isinstance(e, ast.Literal):
+        return e.value
+    if isinstance(e, ast.ListLit | ast.SetLit) and all(isinstance(i, ast.Literal) for i in e.items):
+        values = [i.value for i in e.items]  # type: ignore[union-attr]
+        return values if isinstance(e, ast.ListLit) else frozenset(values)
+    return None
+
+
+def _constant_set(e: ast.SetLit) -> frozenset[Any] | None:
+    value = _constant_value(e)
+    return value if isinstance(value, frozenset) else None
+
+
+def _constant_str_set(e: ast.Expr) -> frozenset[str] | None:
+    value = _constant_value(e)
+    if isinstance(value, list | frozenset) and value and all(isinstance(v, str) for v in value):
+        return frozenset(value)
+    return None
+
+
+_ = render_template  # the interpreter's renderer is the reference for _Template

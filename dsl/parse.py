@@ -1,0 +1,126 @@
+"""Step one: text to a Lark parse tree, and syntax errors to diagnostics.
+
+This is the only module that imports Lark. The tree never leaves ``regie.dsl``:
+:mod:`regie.dsl.build` turns it into the AST at once.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from regie.dsl.diagnostics import Diagnostic
+from regie.dsl.source import Source, Span
+
+__all__ = ["ParseTree", "parse_tree"]
+
+ParseTree = Tree[Token]
+
+_GRAMMAR = Path(__file__).with_name("grammar.lark")
+
+# How expected terminals read in an error message.
+_READABLE = {
+    "NAME": "a name",
+    "STRING": "a string",
+    "INT": "an integer",
+    "FLOAT": "a number",
+    "NUMBER": "a number",
+    "COMP_OP": "a comparison",
+    "ADD_OP": "`+` or `-`",
+    "MUL_OP": "`*`, `/` or `%`",
+    "OUTCOME": "`violation` or `unknown`",
+    "OUTCOMES": "`violations` or `unknowns`",
+    "NEGATION": "`no`",
+    "$END": "the end of the file",
+}
+
+
+@functools.cache
+def _parser() -> Lark:
+    return Lark(
+        _GRAMMAR.read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        start=["start", "expr"],
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=False,
+    )
+
+
+def parse_tree(source: Source, *, start: str = "start", text: str | None = None) -> ParseTree | Diagnostic:
+    """Parse a whole file (``start``) or one expression (``expr``)."""
+    try:
+        tree: ParseTree = _parser().parse(source.text if text is None else text, start=start)
+    except UnexpectedInput as err:
+        return _syntax_error(source, err)
+    return tree
+
+
+def _describe_token(token: Token) -> str:
+    if token.type == "$END":
+        return "end of input"
+    return f"`{token.value}`"
+
+
+def _expected(names: set[str] | frozenset[str]) -> str:
+    terminals = {t.name: t for t in _parser().terminals}
+    readable: set[str] = set()
+    for name in names:
+        if name in _READABLE:
+            readable.add(_READABLE[name])
+            continue
+        term = terminals.get(name)
+        pattern: Any = term.pattern if term is not None else None
+        if pattern is not None and pattern.type == "str":
+            readable.add(f"`{pattern.value}`")
+        else:
+            readable.add(name.lower())
+    items = sorted(readable)
+    if len(items) > 8:
+        items = [*items[:8], "…"]
+    return ", ".join(items)
+
+
+def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
+    pos = getattr(err, "pos_in_stream", None) or 0
+    if isinstance(err, UnexpectedToken):
+        token = err.token
+        start = token.start_pos if token.start_pos is not None else len(source.text)
+        end = token.end_pos if token.end_pos is not None else start
+        found = _describe_token(token)
+        expected = _expected(err.accepts or err.expected)
+        hint = _hint(token, err.accepts or err.expected)
+        return Diagnostic(
+            "REG-P001",
+            f"unexpected {found}, expected {expected}",
+            Span(source, start, max(end, start + (1 if start < len(source.text) else 0))),
+            help=hint,
+        )
+    if isinstance(err, UnexpectedCharacters):
+        char = source.text[pos] if pos < len(source.text) else ""
+        help_ = "strings are written in double quotes" if char == "'" else None
+        if char in "&|!":
+            help_ = "use `and`, `or` and `not`" if char != "!" or source.text[pos + 1 : pos + 2] != "=" else None
+        return Diagnostic("REG-P001", f"unexpected character `{char}`", Span(source, pos, pos + 1), help=help_)
+    if isinstance(err, UnexpectedEOF):
+        end = len(source.text)
+        return Diagnostic(
+            "REG-P001",
+            f"unexpected end of file, expected {_expected(set(err.expected))}",
+            Span(source, end, end),
+        )
+    return Diagnostic("REG-P001", "syntax error", Span(source, pos, pos + 1))
+
+
+def _hint(token: Token, expected: set[str] | frozenset[str]) -> str | None:
+    if token.type == "NAME" and "REQUIRE" in expected and token.value not in ("require",):
+        return "a policy ends with one or more `require` clauses and an optional `message`"
+    if token.value == "=" and "COMP_OP" in expected:
+        return "compare with `==`"
+    if token.value in ("&&", "||", "!"):
+        return "use `and`, `or` and `not`"
+    return None

@@ -1,0 +1,58 @@
+"""What evaluating a policy produces, shared by the interpreter and the compiler."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from regie.dsl.builtins import EvalContext
+from regie.dsl.values import get_field, render_value
+
+__all__ = ["Finding", "RunContext", "item_label", "resource_id"]
+
+Outcome = Literal["violation", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One failing (or undecidable) policy result, before waivers and enforcement are applied.
+
+    ``target`` is the resource id, or ``name:key`` for a group; ``item`` names the
+    nested item (a container, say) when the policy iterates inside a resource.
+    """
+
+    outcome: Outcome
+    target: str
+    item: str | None
+    message: str
+    evidence: Mapping[str, Any]
+    reason: str | None = None
+    resource: Any = field(default=None, compare=False, repr=False)
+
+    def key(self) -> tuple[str, str | None, str]:
+        return (self.target, self.item, self.outcome)
+
+
+@dataclass(slots=True)
+class RunContext:
+    """The world a policy runs in: global values (resources, catalogues), its parameters, and today."""
+
+    globals: Mapping[str, Any]
+    params: Mapping[str, Any]
+    eval: EvalContext = field(default_factory=lambda: EvalContext(today=dt.date.today()))
+
+
+def resource_id(item: Any) -> str:
+    ident = get_field(item, "id")
+    return render_value(ident) if ident is not None else render_value(item)
+
+
+def item_label(item: Any) -> str:
+    """How a nested item is named in a finding: its ``name`` if it has one, else its value."""
+    name = get_field(item, "name")
+    if isinstance(name, str):
+        return name
+    text = render_value(item)
+    return text if len(text) <= 80 else text[:77] + "..."

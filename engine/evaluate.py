@@ -1,0 +1,247 @@
+"""Evaluation: a policy set, compiled once, over an inventory, to violations.
+
+Data flows one way: modules → checked and compiled policies (once) → for each
+evaluation, every policy over the resources its selector picks from the
+inventory → findings → violations (enforcement for the context, unknowns as
+the policy says) → waivers applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from regie.dsl import ast
+from regie.dsl.builtins import EvalContext
+from regie.dsl.check import CheckedPolicy, check_policy, conforms
+from regie.dsl.compile import CompiledPolicy, compile_policy
+from regie.dsl.diagnostics import Diagnostic, did_you_mean
+from regie.dsl.interp import eval_expr
+from regie.dsl.runtime import Finding, RunContext
+from regie.dsl.source import Source, Span
+from regie.dsl.types import Schema
+from regie.engine.catalog import Catalogs
+from regie.engine.facts import Inventory, Resource
+from regie.engine.schema import fact_schema
+from regie.engine.violations import EvaluationError, Violation
+from regie.engine.waivers import Waiver, WaiverStatus, apply_waivers
+
+__all__ = ["Evaluation", "LoadedPolicy", "PolicySet", "evaluate"]
+
+
+@dataclass(slots=True)
+class LoadedPolicy:
+    checked: CheckedPolicy
+    compiled: CompiledPolicy
+    params: dict[str, Any]
+    module: str
+
+    @property
+    def id(self) -> str:
+        return self.checked.id
+
+
+@dataclass(slots=True)
+class PolicySet:
+    """Checked, compiled policies with their parameter values, and the test blocks beside them."""
+
+    policies: list[LoadedPolicy]
+    tests: list[tuple[ast.TestBlock, str]] = field(default_factory=list)
+    schema: Schema = field(default_factory=fact_schema)
+
+    @classmethod
+    def build(
+        cls,
+        modules: Sequence[ast.Module],
+        *,
+        schema: Schema | None = None,
+        params: Mapping[str, tuple[Any, str]] | None = None,
+    ) -> PolicySet | list[Diagnostic]:
+        """Check and compile every policy in ``modules``; apply parameter overrides.
+
+        ``params`` maps ``policy.id.param`` to (value, where it was set). All
+        diagnostics are collected; a policy set with any error is not built.
+        """
+        schema = schema or fact_schema()
+        diags: list[Diagnostic] = []
+        checked: list[tuple[CheckedPolicy, str]] = []
+        seen: dict[str, ast.Policy] = {}
+        tests: list[tuple[ast.TestBlock, str]] = []
+        for module in modules:
+            name = module.span.source.name
+            for item in module.items:
+                if isinstance(item, ast.TestBlock):
+                    tests.append((item, name))
+                    continue
+                if item.id in seen:
+                    diags.append(Diagnostic("REG-P005", f"policy `{item.id}` is defined twice", item.id_span,
+                                            help=f"first defined at {seen[item.id].id_span.location()}"))
+                    continue
+                seen[item.id] = item
+                result = check_policy(item, schema)
+                if isinstance(result, list):
+                    diags.extend(result)
+                else:
+                    checked.append((result, name))
+        values, param_diags = _param_values(checked, params or {})
+        diags.extend(param_diags)
+        if diags:
+            return sorted(diags, key=Diagnostic.sort_key)
+        loaded = [LoadedPolicy(cp, compile_policy(cp), values[cp.id], module) for cp, module in checked]
+        return cls(loaded, tests, schema)
+
+    def get(self, policy_id: str) -> LoadedPolicy | None:
+        return next((p for p in self.policies if p.id == policy_id), None)
+
+
+def _param_values(
+    checked: Sequence[tuple[CheckedPolicy, str]], overrides: Mapping[str, tuple[Any, str]]
+) -> tuple[dict[str, dict[str, Any]], list[Diagnostic]]:
+    diags: list[Diagnostic] = []
+    values: dict[str, dict[str, Any]] = {}
+    today = EvalContext(dt.date.today())
+    by_id = {cp.id: cp for cp, _ in checked}
+    for cp in by_id.values():
+        values[cp.id] = {
+            name: (_freeze(eval_expr(default, {}, today)) if default is not None else None)
+            for name, default in cp.param_defaults.items()
+        }
+    for key, (value, where) in overrides.items():
+        policy_id, _, name = key.rpartition(".")
+        span = Span(Source(where, ""), 0, 0)
+        cp = by_id.get(policy_id)
+        if cp is None:
+            hint = did_you_mean(policy_id, list(by_id))
+            diags.append(Diagnostic("REG-T008", f"parameter `{key}` names no loaded policy", span, help=hint))
+            continue
+        if name not in cp.param_types:
+            hint = did_you_mean(name, list(cp.param_types)) or (
+                f"`{policy_id}` has parameters {', '.join(cp.param_types) or '(none)'}")
+            diags.append(Diagnostic("REG-T008", f"policy `{policy_id}` has no parameter `{name}`", span, help=hint))
+            continue
+        ty = cp.param_types[name]
+        if not conforms(value, ty):
+            diags.append(Diagnostic("REG-T007", f"parameter `{key}` must be `{ty}`, got {_describe(value)}", span))
+            continue
+        values[policy_id][name] = _freeze(value, ty)
+    for cp in by_id.values():
+        for name, value in values[cp.id].items():
+            if value is None and cp.param_defaults.get(name) is None:
+                diags.append(Diagnostic("REG-T008", f"parameter `{cp.id}.{name}` has no default and no value",
+                                        cp.policy.id_span, help="set it in regie.toml or with --param"))
+    return values, diags
+
+
+def _freeze(value: Any, ty: Any = None) -> Any:
+    from regie.dsl.types import SetType
+
+    if isinstance(ty, SetType) and isinstance(value, list | tuple | set | frozenset):
+        return frozenset(value)
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
+def _describe(value: Any) -> str:
+    return f"`{value!r}`"
+
+
+@dataclass(slots=True)
+class Evaluation:
+    violations: list[Violation]
+    waivers: list[WaiverStatus]
+    errors: list[EvaluationError]
+    resources: int
+    policies: int
+
+    @property
+    def blocking(self) -> list[Violation]:
+        return [v for v in self.violations if v.blocking]
+
+
+def evaluate(
+    policy_set: PolicySet,
+    inventory: Inventory,
+    catalogs: Catalogs,
+    *,
+    context: str | None = None,
+    today: dt.date | None = None,
+    waivers: Iterable[Waiver] = (),
+    only: Iterable[str] | None = None,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Evaluation:
+    """Run every policy (or ``only`` these ids) over the inventory.
+
+    ``params`` overrides parameter values per policy id for this evaluation (tests use it).
+    """
+    today = today or dt.date.today()
+    globals_ = catalogs.globals()
+    globals_["resources"] = inventory.resources
+    globals_["today"] = today.isoformat()
+    eval_ctx = EvalContext(today)
+    wanted = set(only) if only is not None else None
+    violations: list[Violation] = []
+    errors: list[EvaluationError] = []
+    ran = 0
+    for lp in policy_set.policies:
+        if wanted is not None and lp.id not in wanted:
+            continue
+        ran += 1
+        values = lp.params if not params or lp.id not in params else {**lp.params, **params[lp.id]}
+        run = RunContext(globals_, values, eval_ctx)
+        roots = inventory.select(lp.checked.selector) if lp.checked.root == "resources" else None
+        try:
+            findings = lp.compiled.run(run, roots)
+        except Exception as err:  # noqa: BLE001 - one failing policy must not stop the others
+            errors.append(EvaluationError(lp.id, f"{type(err).__name__}: {err}"))
+            continue
+        violations.extend(to_violations(lp.checked, findings, context))
+    violations, statuses = apply_waivers(violations, waivers, today)
+    return Evaluation(violations, statuses, errors, len(inventory), ran)
+
+
+def to_violations(policy: CheckedPolicy, findings: Iterable[Finding], context: str | None) -> list[Violation]:
+    """Findings as violations: the policy's metadata, enforcement for the context, unknowns as it says.
+
+    ``unknown report`` (the default) keeps an unknown as its own finding, shown but at most
+    ``warn``: it never blocks on its own. ``unknown violation`` treats it as a violation;
+    ``unknown pass`` drops it, which the policy has to say out loud.
+    """
+    meta = policy.meta
+    enforcement = meta.enforcement(context)
+    out = []
+    for f in findings:
+        outcome = f.outcome
+        level = enforcement
+        if outcome == "unknown":
+            if meta.unknown == "pass":
+                continue
+            if meta.unknown == "violation":
+                outcome = "violation"
+            elif level == "deny":
+                level = "warn"
+        r = f.resource if isinstance(f.resource, Resource) else None
+        out.append(Violation(
+            policy=policy.id,
+            title=meta.title,
+            titles=meta.titles,
+            requirements=meta.requirements,
+            citation=meta.source,
+            severity=meta.severity,
+            enforcement=level,
+            outcome=outcome,
+            resource=f.target,
+            item=f.item,
+            message=f.message,
+            evidence=f.evidence,
+            reason=f.reason,
+            address=r.address if r is not None else None,
+            source=r.source if r is not None else None,
+            service=r.service if r is not None and isinstance(r.service, str) else None,
+            basis=meta.basis,
+        ))
+    return out

@@ -1,0 +1,95 @@
+"""Violations: what an evaluation reports, with everything a person needs to act on it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["EvaluationError", "Violation", "WaiverRef"]
+
+
+@dataclass(frozen=True, slots=True)
+class WaiverRef:
+    """The waiver that covers a violation."""
+
+    id: str
+    reason: str
+    approved_by: str
+    expires: str
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """One finding of one policy on one resource (or group).
+
+    ``outcome`` is ``violation`` or ``unknown`` (the policy could not decide, ``reason``
+    says why). ``enforcement`` is the level in force for the evaluation's context.
+    Identity is (policy, resource, item).
+    """
+
+    policy: str
+    title: str
+    requirements: tuple[str, ...]
+    citation: str
+    severity: str
+    enforcement: Literal["advisory", "warn", "deny"]
+    outcome: Literal["violation", "unknown"]
+    resource: str
+    item: str | None
+    message: str
+    evidence: Mapping[str, Any]
+    reason: str | None = None
+    address: str | None = None
+    source: str | None = None
+    service: str | None = None
+    basis: str | None = None
+    waiver: WaiverRef | None = None
+    titles: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
+
+    @property
+    def blocking(self) -> bool:
+        """A deny-level violation that no waiver covers: fails CI, denies admission."""
+        return self.enforcement == "deny" and self.outcome == "violation" and self.waiver is None
+
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.policy, self.resource, self.item)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON form (docs/cli.md, "JSON output")."""
+        return {
+            "policy": self.policy,
+            "title": self.title,
+            "titles": dict(self.titles),
+            "requirements": list(self.requirements),
+            "source": self.citation,
+            "basis": self.basis,
+            "severity": self.severity,
+            "enforcement": self.enforcement,
+            "outcome": self.outcome,
+            "resource": self.resource,
+            "item": self.item,
+            "address": self.address,
+            "origin": self.source,
+            "service": self.service,
+            "message": self.message,
+            "reason": self.reason,
+            "evidence": dict(self.evidence),
+            "waived": self.waived,
+            "waiver": None if self.waiver is None else {
+                "id": self.waiver.id, "reason": self.waiver.reason,
+                "approved_by": self.waiver.approved_by, "expires": self.waiver.expires,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationError:
+    """A policy that failed while running; the others still ran."""
+
+    policy: str
+    message: str

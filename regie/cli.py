@@ -1,0 +1,358 @@
+"""The ``regie`` command line.
+
+Exit codes (docs/cli.md): 0 nothing blocks; 1 deny-level violations (``eval``),
+failing tests (``test``) or files to reformat (``fmt --check``); 2 usage,
+input or policy errors; 3 an internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from enum import Enum
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import orjson
+import typer
+from rich.console import Console
+
+from regie import __version__
+from regie.dsl.diagnostics import Diagnostic, render
+from regie.engine.evaluate import PolicySet, evaluate
+from regie.engine.explain import ExplainError, explain
+from regie.engine.facts import Inventory
+from regie.engine.testing import run_tests
+from regie.loading import (
+    BUILTIN_POLICIES,
+    Config,
+    InputError,
+    load_catalogs,
+    load_config,
+    load_facts,
+    load_modules,
+    load_waivers,
+    parse_param,
+    policy_files,
+)
+from regie.output import evaluation_json, print_evaluation, tests_junit
+
+app = typer.Typer(
+    name="regie",
+    help="Regie: policy-as-code for digital autonomy. Check, test, format and evaluate policies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Off a terminal (CI logs, pipes) lines are not wrapped at 80 columns: logs are read wide.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Context(str, Enum):
+    ci = "ci"
+    admission = "admission"
+    audit = "audit"
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]regie: error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn: F) -> F:
+    """Bad input becomes one clear line and exit 2; a bug becomes exit 3, never a bare traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InputError as e:
+            fail(f"{e.where}: {e.message}")
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+        except Exception as e:
+            if os.environ.get("REGIE_DEBUG"):
+                raise
+            fail(f"internal error: {type(e).__name__}: {e} (set REGIE_DEBUG=1 for a traceback, and please "
+                 "report it)", 3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_diagnostics(diags: Sequence[Diagnostic]) -> None:
+    for d in diags:
+        err.print(render(d), markup=False, highlight=False)
+        err.print()
+    errors = sum(1 for d in diags if d.severity == "error")
+    err.print(f"{errors} error{'s' if errors != 1 else ''}", style="bold red")
+
+
+def _policy_set(paths: Sequence[str], config: Config, params: Sequence[str]) -> PolicySet:
+    modules, diags = load_modules(paths)
+    ids = [item.id for m in modules for item in m.items if hasattr(item, "meta")]
+    values = config.params(ids)
+    for text in params:
+        key, value = parse_param(text)
+        values[key] = (value, f"--param {text}")
+    if diags:
+        _print_diagnostics(diags)
+        raise typer.Exit(2)
+    result = PolicySet.build(modules, params=values)
+    if isinstance(result, list):
+        _print_diagnostics(result)
+        raise typer.Exit(2)
+    return result
+
+
+PathsArg = Annotated[list[str], typer.Argument(help="Policy files, or folders searched for *.regie files.")]
+PoliciesOpt = Annotated[
+    list[str] | None,
+    typer.Option("--policies", "-p", help="Policy files or folders (default: the built-in library)."),
+]
+CatalogOpt = Annotated[
+    list[str] | None,
+    typer.Option("--catalog", help="Extra catalogue files or folders; they add to or replace built-in entries."),
+]
+ParamOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="Set a parameter: policy.id.name=value (value in policy syntax, or text)."),
+]
+ConfigOpt = Annotated[str | None, typer.Option("--config", help="Configuration file (default: ./regie.toml).")]
+TodayOpt = Annotated[
+    str | None, typer.Option("--today", help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers.")
+]
+
+
+def _today(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"--today: expected a date like 2026-01-31, got `{value}`")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"regie {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Regie: policy-as-code for digital autonomy."""
+
+
+@app.command()
+@_guard
+def check(paths: PathsArg) -> None:
+    """Parse and type-check policy files; report every error with file:line:col.
+
+    Exit 0 when everything checks, 2 when anything does not.
+    """
+    files = policy_files(paths)
+    if not files:
+        fail(f"no .regie files in {', '.join(paths)}")
+    policy_set = _policy_set(paths, Config(), [])
+    out.print(f"{len(files)} file{'s' if len(files) != 1 else ''}: {len(policy_set.policies)} policies and "
+              f"{len(policy_set.tests)} tests check")
+
+
+@app.command()
+@_guard
+def fmt(
+    paths: PathsArg,
+    check_only: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if any file would change.")] = False,
+    diff: Annotated[bool, typer.Option("--diff", help="Show what would change (implies --check).")] = False,
+) -> None:
+    """Rewrite policy files in the one canonical layout (comments are kept).
+
+    Exit 0 when done (or, with --check, when every file is formatted), 1 when --check finds a file to change,
+    2 when a file does not parse.
+    """
+    from regie.dsl.fmt import format_source
+
+    changed: list[Path] = []
+    broken = False
+    for path in policy_files(paths):
+        text = path.read_text(encoding="utf-8")
+        result = format_source(text, str(path))
+        if isinstance(result, list):
+            _print_diagnostics(result)
+            broken = True
+            continue
+        if result == text:
+            continue
+        changed.append(path)
+        if diff:
+            sys.stdout.writelines(difflib.unified_diff(
+                text.splitlines(keepends=True), result.splitlines(keepends=True),
+                fromfile=f"{path} (now)", tofile=f"{path} (formatted)"))
+        elif not check_only:
+            path.write_text(result, encoding="utf-8")
+    if broken:
+        raise typer.Exit(2)
+    if check_only or diff:
+        for path in changed:
+            out.print(f"would reformat {path}")
+        if changed:
+            raise typer.Exit(1)
+        out.print("all files formatted")
+        return
+    for path in changed:
+        out.print(f"reformatted {path}")
+    if not changed:
+        out.print("all files formatted")
+
+
+@app.command()
+@_guard
+def test(
+    paths: PathsArg,
+    junit: Annotated[str | None, typer.Option("--junit", help="Also write a JUnit XML report to this file.")] = None,
+    match: Annotated[str | None, typer.Option("-k", help="Only tests whose name contains this text.")] = None,
+    catalog: CatalogOpt = None,
+    today: TodayOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not just failures.")] = False,
+) -> None:
+    """Run the `test` blocks in policy files, like a test runner.
+
+    Exit 0 when all pass, 1 when any fails, 2 when a file does not parse or check.
+    """
+    started = time.perf_counter()
+    policy_set = _policy_set(paths, Config(), [])
+    catalogs = load_catalogs(catalog or [])
+    results = run_tests(policy_set, catalogs, today=_today(today) if today else None, match=match)
+    failed = [r for r in results if not r.passed]
+    for r in results:
+        if not r.passed:
+            out.print(f"[red]FAIL[/] {r.module}:{r.span.line} {r.name}")
+            for failure in r.failures:
+                out.print(f"    {failure}", markup=False, highlight=False)
+        elif verbose:
+            out.print(f"[green]PASS[/] {r.module}:{r.span.line} {r.name}")
+    if junit:
+        Path(junit).write_bytes(tests_junit(results))
+    seconds = time.perf_counter() - started
+    out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.2f}s "
+              f"({len(policy_set.policies)} policies)")
+    if not results:
+        out.print("no tests found")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command(name="eval")
+@_guard
+def eval_(
+    facts: Annotated[str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML list of resources), - for stdin.")],
+    policies: PoliciesOpt = None,
+    fmt_: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
+    context: Annotated[Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")] = None,
+    waivers: Annotated[str | None, typer.Option("--waivers", help="Waivers file (YAML).")] = None,
+    catalog: CatalogOpt = None,
+    param: ParamOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+    only: Annotated[list[str] | None, typer.Option("--policy", help="Only these policy ids.")] = None,
+) -> None:
+    """Evaluate policies against a facts file and report the violations.
+
+    Exit 0 when nothing blocks, 1 when a deny-level violation is not waived, 2 on bad input or policy errors.
+    """
+    started = time.perf_counter()
+    cfg = load_config(config)
+    policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
+    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+    waiver_list = load_waivers(waivers or cfg.waivers)
+    resources = load_facts(facts)
+    if only:
+        missing = [p for p in only if policy_set.get(p) is None]
+        if missing:
+            fail(f"--policy: no policy `{missing[0]}`")
+    ctx = context.value if context else None
+    evaluation = evaluate(policy_set, Inventory(resources), catalogs, context=ctx, today=_today(today),
+                          waivers=waiver_list, only=only)
+    seconds = time.perf_counter() - started
+    if fmt_ is Format.json:
+        sys.stdout.buffer.write(evaluation_json(evaluation, context=ctx, seconds=seconds))
+        sys.stdout.flush()
+    else:
+        print_evaluation(out, evaluation, seconds=seconds)
+    if evaluation.errors:
+        raise typer.Exit(2)
+    if evaluation.blocking:
+        raise typer.Exit(1)
+
+
+@app.command(name="explain")
+@_guard
+def explain_(
+    policy: Annotated[str, typer.Argument(help="The policy id.")],
+    resource: Annotated[str, typer.Argument(help="The resource id (or `name:key` for a group).")],
+    facts: Annotated[str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML), - for stdin.")],
+    policies: PoliciesOpt = None,
+    fmt_: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
+    catalog: CatalogOpt = None,
+    param: ParamOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+) -> None:
+    """Show how one policy decides on one resource: every where, let and require, with its value."""
+    cfg = load_config(config)
+    policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
+    lp = policy_set.get(policy)
+    if lp is None:
+        hint = difflib.get_close_matches(policy, [p.id for p in policy_set.policies], n=1)
+        fail(f"no policy `{policy}`" + (f" (did you mean `{hint[0]}`?)" if hint else ""))
+    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+    inventory = Inventory(load_facts(facts))
+    try:
+        result = explain(lp, resource, inventory, catalogs, today=_today(today))
+    except ExplainError as e:
+        fail(str(e))
+    if fmt_ is Format.json:
+        sys.stdout.buffer.write(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    from regie.dsl.values import render_value
+
+    out.print(f"[bold]{lp.id}[/] on [bold]{resource}[/]: {lp.checked.meta.title}")
+    marks = {"continue": "[green]✓[/]", "pass": "[green]✓[/]", "skip": "[dim]–[/]", "fail": "[red]✗[/]",
+             "unknown": "[magenta]?[/]", "bind": " "}
+    for step in result.steps:
+        indent = "  " * (step.depth + 1)
+        value = render_value(step.value)
+        if len(value) > 120:
+            value = value[:117] + "..."
+        out.print(f"{indent}{marks.get(step.verdict, ' ')} {step.text}", markup=True, highlight=False, end="")
+        out.print(f"  [dim]→[/] {value}" if step.kind != "for" or step.verdict != "bind" else f"  [dim]→[/] {value}",
+                  highlight=False)
+    out.print(f"outcome: [bold]{result.outcome}[/]")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""How results read: a table for people, stable JSON for machines, JUnit XML for CI."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from regie.engine.evaluate import Evaluation
+from regie.engine.testing import TestResult
+from regie.engine.violations import Violation
+
+__all__ = ["JSON_VERSION", "evaluation_json", "print_evaluation", "summary_line", "tests_junit"]
+
+#: Version of the JSON output format (docs/cli.md); bumped on any incompatible change.
+JSON_VERSION = 1
+
+_SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
+_ENFORCEMENT_STYLE = {"deny": "bold red", "warn": "yellow", "advisory": "cyan"}
+
+
+def _order(v: Violation) -> tuple[Any, ...]:
+    return (v.waived, v.outcome != "violation", {"deny": 0, "warn": 1, "advisory": 2}[v.enforcement],
+            _SEVERITY_ORDER.get(v.severity, 9), v.policy, v.resource, v.item or "")
+
+
+def print_evaluation(console: Console, evaluation: Evaluation, *, seconds: float, limit: int | None = None) -> None:
+    """The violations as a table, then the waivers that need attention, then one summary line."""
+    violations = sorted(evaluation.violations, key=_order)
+    if violations:
+        table = Table(show_lines=False, header_style="bold", expand=False, pad_edge=False)
+        table.add_column("enforce", no_wrap=True)
+        table.add_column("severity", no_wrap=True)
+        table.add_column("policy")
+        table.add_column("resource", overflow="fold")
+        table.add_column("message", overflow="fold")
+        table.add_column("source", overflow="fold")
+        shown = violations if limit is None else violations[:limit]
+        for v in shown:
+            enforce = Text(v.enforcement, style=_ENFORCEMENT_STYLE.get(v.enforcement, ""))
+            if v.outcome == "unknown":
+                enforce = Text(f"{v.enforcement} (unknown)", style="magenta")
+            if v.waived:
+                enforce = Text(f"waived ({v.waiver.id})" if v.waiver else "waived", style="dim")
+            resource = v.resource + (f" / {v.item}" if v.item else "")
+            table.add_row(enforce, v.severity, v.policy, resource, v.message, v.citation)
+        console.print(table)
+        if limit is not None and len(violations) > limit:
+            console.print(f"… and {len(violations) - limit} more (use --format json for all)")
+    for status in evaluation.waivers:
+        w = status.waiver
+        if status.expired:
+            console.print(f"[yellow]waiver {w.id} expired on {w.expires.isoformat()}[/] ({w.where}); "
+                          f"it no longer applies to {status.matched} finding(s)")
+        elif status.matched == 0:
+            console.print(f"[yellow]waiver {w.id} matches nothing[/] ({w.where}): policy `{w.policy}`, "
+                          f"resource `{w.resource}`")
+    for error in evaluation.errors:
+        console.print(f"[red]policy {error.policy} failed:[/] {error.message}")
+    console.print(summary_line(evaluation, seconds))
+
+
+def summary_line(evaluation: Evaluation, seconds: float) -> str:
+    vs = evaluation.violations
+    active = [v for v in vs if not v.waived and v.outcome == "violation"]
+    count = {level: sum(1 for v in active if v.enforcement == level) for level in ("deny", "warn", "advisory")}
+    unknown = sum(1 for v in vs if v.outcome == "unknown" and not v.waived)
+    waived = sum(1 for v in vs if v.waived)
+    return (f"{len(active)} violations ({count['deny']} deny, {count['warn']} warn, {count['advisory']} advisory), "
+            f"{unknown} unknown, {waived} waived; {evaluation.resources} resources, "
+            f"{evaluation.policies} policies, {seconds:.2f}s")
+
+
+def evaluation_json(evaluation: Evaluation, *, context: str | None, seconds: float) -> bytes:
+    vs = evaluation.violations
+    payload = {
+        "version": JSON_VERSION,
+        "context": context,
+        "summary": {
+            "resources": evaluation.resources,
+            "policies": evaluation.policies,
+            "violations": sum(1 for v in vs if v.outcome == "violation" and not v.waived),
+            "blocking": sum(1 for v in vs if v.blocking),
+            "unknown": sum(1 for v in vs if v.outcome == "unknown" and not v.waived),
+            "waived": sum(1 for v in vs if v.waived),
+            "seconds": round(seconds, 4),
+        },
+        "violations": [v.to_dict() for v in sorted(vs, key=_order)],
+        "waivers": [s.to_dict() for s in evaluation.waivers],
+        "errors": [{"policy": e.policy, "message": e.message} for e in evaluation.errors],
+    }
+    return orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+
+
+def tests_junit(results: Sequence[TestResult]) -> bytes:
+    """JUnit XML, one ``testsuite`` per policy file, as CI systems read it."""
+    root = ET.Element("testsuites", name="regie", tests=str(len(results)),
+                      failures=str(sum(1 for r in results if not r.passed)))
+    by_module: dict[str, list[TestResult]] = {}
+    for r in results:
+        by_module.setdefault(r.module, []).append(r)
+    for module, rs in by_module.items():
+        suite = ET.SubElement(root, "testsuite", name=module, tests=str(len(rs)),
+                              failures=str(sum(1 for r in rs if not r.passed)),
+                              time=f"{sum(r.seconds for r in rs):.4f}")
+        for r in rs:
+            case = ET.SubElement(suite, "testcase", classname=module, name=r.name, time=f"{r.seconds:.4f}",
+                                 file=module, line=str(r.span.line))
+            if not r.passed:
+                failure = ET.SubElement(case, "failure", message=r.failures[0].splitlines()[0])
+                failure.text = "\n".join(r.failures)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
