@@ -59,43 +59,35 @@ Scalar: TypeAlias = str | int | float | bool | None
 AGGREGATES = frozenset({"any", "all", "count", "sum", "min", "max", "share", "most_common"})
 
 
-def _span() -> Span:
-    return field(default=NO_SPAN, compare=False, repr=False)  # type: ignore[no-any-return]
-
-
-def _ty() -> Type | None:
-    return field(default=None, compare=False, repr=False)  # type: ignore[no-any-return]
-
-
 # --- expressions -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Literal:
     value: Scalar
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListLit:
     items: tuple[Expr, ...]
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetLit:
     items: tuple[Expr, ...]
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MapLit:
     entries: tuple[tuple[Expr, Expr], ...]
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -103,8 +95,8 @@ class Ref:
     """A name: a loop variable, a ``let``, a parameter or a global (``resources``, a catalogue)."""
 
     name: str
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,8 +105,8 @@ class Field:
 
     obj: Expr
     name: str
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,16 +115,16 @@ class Index:
 
     obj: Expr
     key: Expr
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unary:
     op: TLiteral["not", "-"]
     operand: Expr
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,8 +132,8 @@ class Binary:
     op: TLiteral["+", "-", "*", "/", "%"]
     left: Expr
     right: Expr
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 CompareOp: TypeAlias = TLiteral["==", "!=", "<", "<=", ">", ">=", "in", "not in"]
@@ -152,8 +144,8 @@ class Compare:
     op: CompareOp
     left: Expr
     right: Expr
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,8 +155,8 @@ class Logical:
     op: TLiteral["and", "or"]
     left: Expr
     right: Expr
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -173,8 +165,8 @@ class Coalesce:
 
     left: Expr
     right: Expr
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -183,8 +175,8 @@ class Call:
 
     name: str
     args: tuple[Expr, ...]
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -195,8 +187,8 @@ class Aggregate:
     var: str | None
     collection: Expr
     body: Expr | None
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -204,13 +196,26 @@ class Template:
     """A message: text with ``{expr}`` holes."""
 
     parts: tuple[str | Expr, ...]
-    span: Span = _span()
-    ty: Type | None = _ty()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    ty: Type | None = field(default=None, compare=False, repr=False)
 
 
 Expr: TypeAlias = (
-    Literal | ListLit | SetLit | MapLit | Ref | Field | Index | Unary | Binary | Compare | Logical
-    | Coalesce | Call | Aggregate | Template
+    Literal
+    | ListLit
+    | SetLit
+    | MapLit
+    | Ref
+    | Field
+    | Index
+    | Unary
+    | Binary
+    | Compare
+    | Logical
+    | Coalesce
+    | Call
+    | Aggregate
+    | Template
 )
 
 # --- policies --------------------------------------------------------------------------
@@ -220,7 +225,7 @@ Expr: TypeAlias = (
 class MetaValue:
     text: str
     quoted: bool
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -229,14 +234,14 @@ class Meta:
 
     key: str
     values: tuple[MetaValue, ...]
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TypeExpr:
     name: str
     args: tuple[TypeExpr, ...] = ()
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,7 +249,7 @@ class Param:
     name: str
     type: TypeExpr
     default: Expr | None
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -253,20 +258,20 @@ class ForEach:
 
     var: str
     source: Expr
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Where:
     cond: Expr
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Let:
     name: str
     value: Expr
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,19 +281,19 @@ class GroupBy:
     key: Expr
     name: str
     members: str
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Require:
     cond: Expr
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     template: Template
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 Step: TypeAlias = ForEach | Where | Let | GroupBy | Require | Message
@@ -300,8 +305,8 @@ class Policy:
     meta: tuple[Meta, ...]
     params: tuple[Param, ...]
     steps: tuple[Step, ...]
-    span: Span = _span()
-    id_span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
+    id_span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 # --- tests -----------------------------------------------------------------------------
@@ -309,12 +314,13 @@ class Policy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Given:
-    """``given resources [...]``, ``given param p.id.name = v``, ``given catalog name {...}``, ``given today "…"``."""
+    """A test's input: ``given resources [...]``, ``given param p.id.name = v``,
+    ``given catalog name {...}`` or ``given today "…"``."""
 
     what: TLiteral["resources", "param", "catalog", "today"]
     name: str | None
     value: Expr
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,7 +332,7 @@ class Expect:
     policy: str | None
     resource: str | None
     count: int | None = None
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -334,7 +340,7 @@ class TestBlock:
     name: str
     givens: tuple[Given, ...]
     expects: tuple[Expect, ...]
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
     __test__ = False  # not a pytest class
 
@@ -345,7 +351,7 @@ Item: TypeAlias = Policy | TestBlock
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Comment:
     text: str
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,4 +360,4 @@ class Module:
 
     items: tuple[Item, ...]
     comments: tuple[Comment, ...] = field(default=(), compare=False)
-    span: Span = _span()
+    span: Span = field(default=NO_SPAN, compare=False, repr=False)

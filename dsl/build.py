@@ -12,7 +12,6 @@ from typing import Any, NoReturn
 from lark import Token, Transformer, Tree
 from lark.exceptions import VisitError
 from lark.tree import Meta as LarkMeta
-
 from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.parse import ParseTree, parse_tree
@@ -151,7 +150,9 @@ class _Builder(Transformer[Token, Any]):
         metas = tuple(c for c in children[1:] if isinstance(c, ast.Meta))
         params = tuple(c for c in children[1:] if isinstance(c, ast.Param))
         steps = children[-1]
-        return ast.Policy(id=name, meta=metas, params=params, steps=steps, span=self._span(meta), id_span=id_span)
+        return ast.Policy(
+            id=name, meta=metas, params=params, steps=steps, span=self._span(meta), id_span=id_span
+        )
 
     def rule_dotted(self, children: list[Token], meta: LarkMeta) -> tuple[str, Span]:
         return ".".join(str(t) for t in children), self._span(meta)
@@ -175,7 +176,9 @@ class _Builder(Transformer[Token, Any]):
 
     def rule_type(self, children: list[Any], meta: LarkMeta) -> ast.TypeExpr:
         name, *args = children
-        return ast.TypeExpr(name=str(name), args=tuple(a for a in args if a is not None), span=self._span(meta))
+        return ast.TypeExpr(
+            name=str(name), args=tuple(a for a in args if a is not None), span=self._span(meta)
+        )
 
     # --- steps -----------------------------------------------------------------------
 
@@ -415,15 +418,23 @@ class _Builder(Transformer[Token, Any]):
                 text_start = i
                 continue
             if ch == "}":
-                self._fail("REG-P004", "unmatched `}` in a message", Span(self.source, base + i, base + i + 1),
-                           help="write `}}` for a literal brace")
+                self._fail(
+                    "REG-P004",
+                    "unmatched `}` in a message",
+                    Span(self.source, base + i, base + i + 1),
+                    help="write `}}` for a literal brace",
+                )
             if ch == "{":
                 text.append(self._unescape(raw[text_start:i], base + text_start))
                 end = self._hole_end(raw, i, base)
                 inner = raw[i + 1 : end]
                 if not inner.strip():
-                    self._fail("REG-P004", "empty `{}` in a message", Span(self.source, base + i, base + end + 1),
-                               help="put an expression between the braces, or write `{{}}` for literal braces")
+                    self._fail(
+                        "REG-P004",
+                        "empty `{}` in a message",
+                        Span(self.source, base + i, base + end + 1),
+                        help="put an expression between the braces, or write `{{}}` for literal braces",
+                    )
                 if text and "".join(text):
                     parts.append("".join(text))
                 text = []
@@ -453,8 +464,12 @@ class _Builder(Transformer[Token, Any]):
                 if depth == 0:
                     return j
             j += 1
-        self._fail("REG-P004", "unclosed `{` in a message", Span(self.source, base + start, base + start + 1),
-                   help="write `{{` for a literal brace")
+        self._fail(
+            "REG-P004",
+            "unclosed `{` in a message",
+            Span(self.source, base + start, base + start + 1),
+            help="write `{{` for a literal brace",
+        )
 
     def _hole(self, inner: str, at: int) -> ast.Expr:
         padded = " " * at + inner  # parse in place, so that spans point into the file

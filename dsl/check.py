@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from regie.dsl import ast
 from regie.dsl.builtins import BUILTINS, compile_regex, glob_to_regex
@@ -38,6 +38,8 @@ from regie.dsl.types import (
     is_numeric,
     join,
 )
+
+_E = TypeVar("_E", bound=ast.Expr)
 
 __all__ = ["CheckedPolicy", "Selector", "check_policy", "conforms", "resolve_type"]
 
@@ -75,7 +77,8 @@ def check_policy(policy: ast.Policy, schema: Schema) -> CheckedPolicy | list[Dia
     >>> from regie.dsl.build import parse_module
     >>> from regie.dsl.source import Source
     >>> schema = Schema({"resources": ListType(RecordType("Resource", (("id", STR),)))})
-    >>> m = parse_module(Source("p.regie", 'policy p { title "t" source "s" for r in resources require r.idd != null }'))
+    >>> text = 'policy p { title "t" source "s" for r in resources require r.idd != null }'
+    >>> m = parse_module(Source("p.regie", text))
     >>> [d.message for d in check_policy(m.items[0], schema)]
     ['`Resource` has no field `idd`']
     """
@@ -105,12 +108,20 @@ def resolve_type(texpr: ast.TypeExpr) -> Type | Diagnostic:
     arity = {"list": 1, "set": 1, "map": 2}
     if texpr.name not in arity:
         names = [*simple, *arity]
-        return Diagnostic("REG-T003", f"unknown type `{texpr.name}`", texpr.span,
-                          help=did_you_mean(texpr.name, names) or f"types are {', '.join(names)}")
+        return Diagnostic(
+            "REG-T003",
+            f"unknown type `{texpr.name}`",
+            texpr.span,
+            help=did_you_mean(texpr.name, names) or f"types are {', '.join(names)}",
+        )
     if len(texpr.args) != arity[texpr.name]:
         want = "one type" if arity[texpr.name] == 1 else "two types"
-        return Diagnostic("REG-T003", f"`{texpr.name}` takes {want} in brackets", texpr.span,
-                          help="for example `set[str]` or `map[str, float]`")
+        return Diagnostic(
+            "REG-T003",
+            f"`{texpr.name}` takes {want} in brackets",
+            texpr.span,
+            help="for example `set[str]` or `map[str, float]`",
+        )
     args = []
     for a in texpr.args:
         t = resolve_type(a)
@@ -178,19 +189,30 @@ class _Checker:
         if p.name in self.param_types:
             self.error("REG-P005", f"parameter `{p.name}` is declared twice", p.span)
         elif p.name in scope:
-            self.error("REG-P005", f"parameter `{p.name}` hides the global `{p.name}`", p.span,
-                       help="choose another name")
+            self.error(
+                "REG-P005",
+                f"parameter `{p.name}` hides the global `{p.name}`",
+                p.span,
+                help="choose another name",
+            )
         default = p.default
         if default is not None:
             const_scope: dict[str, Type] = {}
             default = self.expr(default, const_scope)
             if not assignable(default.ty or ERROR, declared) or not _is_constant(default):
                 if not _is_constant(default):
-                    self.error("REG-T007", "a parameter default must be a constant", default.span,
-                               help="use literals: numbers, strings, lists, sets and maps of them")
+                    self.error(
+                        "REG-T007",
+                        "a parameter default must be a constant",
+                        default.span,
+                        help="use literals: numbers, strings, lists, sets and maps of them",
+                    )
                 else:
-                    self.error("REG-T007", f"default of `{p.name}` is `{default.ty}`, expected `{declared}`",
-                               default.span)
+                    self.error(
+                        "REG-T007",
+                        f"default of `{p.name}` is `{default.ty}`, expected `{declared}`",
+                        default.span,
+                    )
             if isinstance(default, ast.MapLit) and not default.entries and isinstance(declared, SetType):
                 default = ast.SetLit(items=(), span=default.span, ty=declared)
         self.param_types[p.name] = declared
@@ -208,20 +230,26 @@ class _Checker:
                 if i == 0:
                     if not (isinstance(source, ast.Ref) and source.name in self.schema.roots):
                         roots = ", ".join(f"`{r}`" for r in sorted(self.schema.roots))
-                        self.error("REG-T003", "a policy starts by iterating a root collection", source.span,
-                                   help=f"for example `for r in resources`; roots are {roots}")
+                        self.error(
+                            "REG-T003",
+                            "a policy starts by iterating a root collection",
+                            source.span,
+                            help=f"for example `for r in resources`; roots are {roots}",
+                        )
                     else:
                         self.root = source.name
                 elem = element_type(source.ty or ERROR)
                 if elem is None:
-                    self.error("REG-T003", f"cannot iterate over `{source.ty}`", source.span,
-                               help="`for` walks a list, a set, or the keys of a map")
+                    self.error(
+                        "REG-T003",
+                        f"cannot iterate over `{source.ty}`",
+                        source.span,
+                        help="`for` walks a list, a set, or the keys of a map",
+                    )
                     elem = ERROR
                 self.bind(step.var, elem, scope, local, step.span)
                 out.append(dataclasses.replace(step, source=source))
-            elif isinstance(step, ast.Where):
-                out.append(dataclasses.replace(step, cond=self.condition(step.cond, scope)))
-            elif isinstance(step, ast.Require):
+            elif isinstance(step, (ast.Where, ast.Require)):
                 out.append(dataclasses.replace(step, cond=self.condition(step.cond, scope)))
             elif isinstance(step, ast.Let):
                 value = self.expr(step.value, scope)
@@ -246,8 +274,11 @@ class _Checker:
 
     def bind(self, name: str, ty: Type, scope: dict[str, Type], local: list[str], span: Span) -> None:
         if name in scope:
-            what = "a parameter" if name in self.param_types else (
-                "a global" if name in self.schema.globals else "a variable")
+            what = (
+                "a parameter"
+                if name in self.param_types
+                else ("a global" if name in self.schema.globals else "a variable")
+            )
             self.error("REG-P005", f"`{name}` is already {what}", span, help="choose another name")
         scope[name] = ty
         local.append(name)
@@ -255,8 +286,12 @@ class _Checker:
     def condition(self, e: ast.Expr, scope: Mapping[str, Type]) -> ast.Expr:
         checked = self.expr(e, scope)
         if checked.ty not in _CONDITION_TYPES:
-            self.error("REG-T003", f"a condition must be `bool`, got `{checked.ty}`", e.span,
-                       help="compare it, for example `x != null` or `x == \"value\"`")
+            self.error(
+                "REG-T003",
+                f"a condition must be `bool`, got `{checked.ty}`",
+                e.span,
+                help='compare it, for example `x != null` or `x == "value"`',
+            )
         return checked
 
     def template(self, t: ast.Template, scope: Mapping[str, Type]) -> ast.Template:
@@ -270,13 +305,20 @@ class _Checker:
         result: ast.Expr = method(e, scope)
         return result
 
-    def _typed(self, e: Any, ty: Type, **changes: Any) -> Any:
+    def _typed(self, e: _E, ty: Type, **changes: Any) -> _E:
         return dataclasses.replace(e, ty=ty, **changes)
 
     def _Literal(self, e: ast.Literal, scope: Mapping[str, Type]) -> ast.Expr:
         v = e.value
-        ty = NULL if v is None else BOOL if isinstance(v, bool) else INT if isinstance(v, int) else (
-            FLOAT if isinstance(v, float) else STR)
+        ty = (
+            NULL
+            if v is None
+            else BOOL
+            if isinstance(v, bool)
+            else INT
+            if isinstance(v, int)
+            else (FLOAT if isinstance(v, float) else STR)
+        )
         return self._typed(e, ty)
 
     def _ListLit(self, e: ast.ListLit, scope: Mapping[str, Type]) -> ast.Expr:
@@ -287,8 +329,12 @@ class _Checker:
         items = tuple(self.expr(i, scope) for i in e.items)
         elem = self._join_all(items)
         if elem not in _SCALARS:
-            self.error("REG-T003", f"set items must be strings, numbers or booleans, got `{elem}`", e.span,
-                       help="use a list `[…]` for other values")
+            self.error(
+                "REG-T003",
+                f"set items must be strings, numbers or booleans, got `{elem}`",
+                e.span,
+                help="use a list `[…]` for other values",
+            )
             elem = ERROR
         return self._typed(e, SetType(elem), items=items)
 
@@ -322,9 +368,13 @@ class _Checker:
         if isinstance(ty, RecordType):
             found = ty.field_type(e.name)
             if found is None:
-                result = self.error("REG-T002", f"`{ty.name}` has no field `{e.name}`", _name_span(e),
-                                    help=did_you_mean(e.name, ty.field_names())
-                                    or f"fields are {', '.join(ty.field_names())}")
+                result = self.error(
+                    "REG-T002",
+                    f"`{ty.name}` has no field `{e.name}`",
+                    _name_span(e),
+                    help=did_you_mean(e.name, ty.field_names())
+                    or f"fields are {', '.join(ty.field_names())}",
+                )
             else:
                 result = found
         elif isinstance(ty, MapType) and ty.key in (STR, ANY):
@@ -332,9 +382,13 @@ class _Checker:
         elif ty in (ANY, ERROR):
             result = ty
         else:
-            result = self.error("REG-T002", f"`{ty}` has no fields", _name_span(e),
-                                help="fields are read from records and maps" + (
-                                    "; use `[…]` for a list position" if isinstance(ty, ListType) else ""))
+            result = self.error(
+                "REG-T002",
+                f"`{ty}` has no fields",
+                _name_span(e),
+                help="fields are read from records and maps"
+                + ("; use `[…]` for a list position" if isinstance(ty, ListType) else ""),
+            )
         return self._typed(e, result, obj=obj)
 
     def _Index(self, e: ast.Index, scope: Mapping[str, Type]) -> ast.Expr:
@@ -355,8 +409,12 @@ class _Checker:
         elif ty in (ANY, ERROR):
             result = ty
         else:
-            result = self.error("REG-T003", f"cannot index `{ty}`", e.span,
-                                help="`[…]` reads a map by key or a list by position")
+            result = self.error(
+                "REG-T003",
+                f"cannot index `{ty}`",
+                e.span,
+                help="`[…]` reads a map by key or a list by position",
+            )
         return self._typed(e, result, obj=obj, key=key)
 
     def _Unary(self, e: ast.Unary, scope: Mapping[str, Type]) -> ast.Expr:
@@ -367,8 +425,9 @@ class _Checker:
                 self.error("REG-T003", f"`not` takes a `bool`, got `{ty}`", operand.span)
             return self._typed(e, BOOL, operand=operand)
         if not is_numeric(ty):
-            return self._typed(e, self.error("REG-T003", f"`-` takes a number, got `{ty}`", operand.span),
-                               operand=operand)
+            return self._typed(
+                e, self.error("REG-T003", f"`-` takes a number, got `{ty}`", operand.span), operand=operand
+            )
         return self._typed(e, ty, operand=operand)
 
     def _Binary(self, e: ast.Binary, scope: Mapping[str, Type]) -> ast.Expr:
@@ -387,8 +446,12 @@ class _Checker:
             else:
                 result = INT
         else:
-            result = self.error("REG-T003", f"`{e.op}` does not apply to `{lt}` and `{rt}`", e.span,
-                                help="arithmetic takes numbers; `+` also joins two strings or two lists")
+            result = self.error(
+                "REG-T003",
+                f"`{e.op}` does not apply to `{lt}` and `{rt}`",
+                e.span,
+                help="arithmetic takes numbers; `+` also joins two strings or two lists",
+            )
         return self._typed(e, result, left=left, right=right)
 
     def _Compare(self, e: ast.Compare, scope: Mapping[str, Type]) -> ast.Expr:
@@ -398,21 +461,32 @@ class _Checker:
             pass
         elif e.op in ("==", "!="):
             if not (assignable(lt, rt) or assignable(rt, lt)):
-                self.error("REG-T003", f"comparing `{lt}` with `{rt}` is always {'false' if e.op == '==' else 'true'}",
-                           e.span, help=_compare_help(left, right))
+                self.error(
+                    "REG-T003",
+                    f"comparing `{lt}` with `{rt}` is always {'false' if e.op == '==' else 'true'}",
+                    e.span,
+                    help=_compare_help(left, right),
+                )
         elif e.op in ("<", "<=", ">", ">="):
             if not ((is_numeric(lt) and is_numeric(rt)) or (assignable(lt, STR) and assignable(rt, STR))):
-                self.error("REG-T003", f"`{e.op}` compares two numbers or two strings, got `{lt}` and `{rt}`",
-                           e.span)
+                self.error(
+                    "REG-T003", f"`{e.op}` compares two numbers or two strings, got `{lt}` and `{rt}`", e.span
+                )
         else:
             if rt == STR:
                 if not assignable(lt, STR):
-                    self.error("REG-T003", f"`{e.op}` on a string looks for a substring, got `{lt}`", left.span)
+                    self.error(
+                        "REG-T003", f"`{e.op}` on a string looks for a substring, got `{lt}`", left.span
+                    )
             else:
                 elem = element_type(rt)
                 if elem is None:
-                    self.error("REG-T003", f"`{e.op}` needs a collection on the right, got `{rt}`", right.span,
-                               help="a list, a set, a map (its keys) or a string")
+                    self.error(
+                        "REG-T003",
+                        f"`{e.op}` needs a collection on the right, got `{rt}`",
+                        right.span,
+                        help="a list, a set, a map (its keys) or a string",
+                    )
                 elif not (assignable(lt, elem) or assignable(elem, lt)):
                     self.error("REG-T003", f"`{lt}` can never be in `{rt}`", e.span)
         return self._typed(e, BOOL, left=left, right=right)
@@ -421,8 +495,12 @@ class _Checker:
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         for side in (left, right):
             if side.ty not in _CONDITION_TYPES:
-                self.error("REG-T003", f"`{e.op}` takes `bool` operands, got `{side.ty}`", side.span,
-                           help="compare it, for example `x != null`")
+                self.error(
+                    "REG-T003",
+                    f"`{e.op}` takes `bool` operands, got `{side.ty}`",
+                    side.span,
+                    help="compare it, for example `x != null`",
+                )
         return self._typed(e, BOOL, left=left, right=right)
 
     def _Coalesce(self, e: ast.Coalesce, scope: Mapping[str, Type]) -> ast.Expr:
@@ -437,8 +515,12 @@ class _Checker:
         builtin = BUILTINS.get(e.name)
         if builtin is None:
             if e.name in ast.AGGREGATES:
-                result = self.error("REG-T004", f"`{e.name}` takes a collection, or `x in xs: …`", e.span,
-                                    help=f"for example `{e.name}(x in xs: …)`")
+                result = self.error(
+                    "REG-T004",
+                    f"`{e.name}` takes a collection, or `x in xs: …`",
+                    e.span,
+                    help=f"for example `{e.name}(x in xs: …)`",
+                )
             else:
                 hint = did_you_mean(e.name, [*BUILTINS, *ast.AGGREGATES])
                 result = self.error("REG-T005", f"unknown function `{e.name}`", _call_name_span(e), help=hint)
@@ -447,8 +529,9 @@ class _Checker:
             return self._typed(e, ERROR, args=args)
         rule = builtin.type_rule([a.ty or ERROR for a in args])
         if isinstance(rule, str):
-            return self._typed(e, self.error("REG-T004", f"`{e.name}` {rule}", e.span,
-                                             help=builtin.signature), args=args)
+            return self._typed(
+                e, self.error("REG-T004", f"`{e.name}` {rule}", e.span, help=builtin.signature), args=args
+            )
         for i in builtin.pattern_args:
             arg = args[i]
             if isinstance(arg, ast.Literal) and isinstance(arg.value, str):
@@ -456,8 +539,12 @@ class _Checker:
                 try:
                     compile_regex(pattern)
                 except ValueError as err:
-                    self.error("REG-T006", f"invalid {'glob' if e.name == 'glob' else 'regular expression'}: {err}",
-                               arg.span, help="patterns use RE2 syntax (no backreferences or lookaround)")
+                    self.error(
+                        "REG-T006",
+                        f"invalid {'glob' if e.name == 'glob' else 'regular expression'}: {err}",
+                        arg.span,
+                        help="patterns use RE2 syntax (no backreferences or lookaround)",
+                    )
         return self._typed(e, rule, args=args)
 
     def _Aggregate(self, e: ast.Aggregate, scope: Mapping[str, Type]) -> ast.Expr:
@@ -478,8 +565,12 @@ class _Checker:
         result: Type
         if func in ("any", "all", "count", "share"):
             if value_type not in _CONDITION_TYPES and not (func == "count" and e.var is None):
-                self.error("REG-T003", f"`{func}` needs a condition, got `{value_type}`",
-                           (body or coll).span, help=f"for example `{func}(x in xs: x.vital)`")
+                self.error(
+                    "REG-T003",
+                    f"`{func}` needs a condition, got `{value_type}`",
+                    (body or coll).span,
+                    help=f"for example `{func}(x in xs: x.vital)`",
+                )
             result = {"any": BOOL, "all": BOOL, "count": INT, "share": FLOAT}[func]
         elif func == "sum":
             if not is_numeric(value_type):
@@ -487,8 +578,11 @@ class _Checker:
             result = value_type if value_type in (INT, FLOAT) else ANY
         else:  # min, max, most_common
             if func in ("min", "max") and value_type not in (INT, FLOAT, STR, ANY, ERROR):
-                self.error("REG-T003", f"`{func}` compares numbers or strings, got `{value_type}`",
-                           (body or coll).span)
+                self.error(
+                    "REG-T003",
+                    f"`{func}` compares numbers or strings, got `{value_type}`",
+                    (body or coll).span,
+                )
             result = value_type
         return self._typed(e, result, collection=coll, body=body)
 
@@ -509,7 +603,7 @@ def _call_name_span(e: ast.Call) -> Span:
 def _compare_help(left: ast.Expr, right: ast.Expr) -> str | None:
     for side in (left, right):
         if isinstance(side, ast.Literal) and isinstance(side.value, str) and side.value in ("true", "false"):
-            return f"`\"{side.value}\"` is a string; write `{side.value}` without quotes for the boolean"
+            return f'`"{side.value}"` is a string; write `{side.value}` without quotes for the boolean'
     return None
 
 
@@ -565,8 +659,12 @@ def _field_values(e: ast.Expr, var: str) -> tuple[str, frozenset[str]] | None:
     if not isinstance(e, ast.Compare) or e.op not in ("==", "in"):
         return None
     left = e.left
-    if not (isinstance(left, ast.Field) and left.name in ("kind", "type") and isinstance(left.obj, ast.Ref)
-            and left.obj.name == var):
+    if not (
+        isinstance(left, ast.Field)
+        and left.name in ("kind", "type")
+        and isinstance(left.obj, ast.Ref)
+        and left.obj.name == var
+    ):
         return None
     right = e.right
     if e.op == "==" and isinstance(right, ast.Literal) and isinstance(right.value, str):
@@ -576,4 +674,3 @@ def _field_values(e: ast.Expr, var: str) -> tuple[str, frozenset[str]] | None:
         if len(values) == len(right.items) and all(isinstance(v, str) for v in values):
             return left.name, frozenset(v for v in values if isinstance(v, str))
     return None
-

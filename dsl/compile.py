@@ -19,6 +19,7 @@ from typing import Any
 from regie.dsl import ast
 from regie.dsl.builtins import BUILTINS, compile_regex, glob_to_regex
 from regie.dsl.check import CheckedPolicy
+from regie.dsl.interp import default_message as _default_message
 from regie.dsl.interp import (
     evidence_plan,
     group_target,
@@ -28,7 +29,6 @@ from regie.dsl.interp import (
     unknown_reason,
     unwrap_key,
 )
-from regie.dsl.interp import default_message as _default_message
 from regie.dsl.runtime import Finding, RunContext, item_label, resource_id
 from regie.dsl.types import RecordType
 from regie.dsl.values import (
@@ -149,7 +149,8 @@ class CompiledPolicy:
         self.size = self._compiler.size
         self.requires = tuple(i for i, (kind, _, _) in enumerate(self.code) if kind == "require")
         self.simple = self.group_at is None and all(
-            kind in ("where", "let", "require", "message") for kind, _, _ in self.code[1:])
+            kind in ("where", "let", "require", "message") for kind, _, _ in self.code[1:]
+        )
 
     # --- running ---------------------------------------------------------------------
 
@@ -187,27 +188,37 @@ class CompiledPolicy:
         name_slot, members_slot = self.scope[group.name], self.scope[group.members]
         for key, members in groups.items():
             value = unwrap_key(key)
-            genv = [None] * self.size
+            genv: Env = [None] * self.size
             genv[0] = run.eval
             for name in self.free:
                 genv[self.scope[name]] = env[self.scope[name]]
             genv[name_slot] = value
             genv[members_slot] = members
-            self._steps(self.group_at + 1, len(self.code), genv, group_target(group, value), [], findings, None,
-                        root=False)
+            self._steps(
+                self.group_at + 1,
+                len(self.code),
+                genv,
+                group_target(group, value),
+                [],
+                findings,
+                None,
+                root=False,
+            )
         return findings
 
     def _roots(self, env: Env) -> Iterable[Any]:
         fn = self.code[0][2]
         assert fn is not None
         coll = iterate(fn(env))
-        return () if coll.__class__ is Unknown else coll  # type: ignore[no-any-return]
+        return () if coll.__class__ is Unknown else coll
 
     def _run_simple(self, roots: Iterable[Any], env: Env, findings: list[Finding]) -> None:
         """The common shape: ``for``, then ``where``/``let`` clauses, then ``require``s."""
         code = self.code
         root_slot = self.root_slot
-        pre = tuple((i, kind, slot, fn) for i, (kind, slot, fn) in enumerate(code) if kind in ("where", "let"))
+        pre = tuple(
+            (i, kind, slot, fn) for i, (kind, slot, fn) in enumerate(code) if kind in ("where", "let")
+        )
         requires = tuple((i, fn) for i, (kind, _, fn) in enumerate(code) if kind == "require")
         for item in roots:
             env[root_slot] = item
@@ -235,8 +246,17 @@ class CompiledPolicy:
                     if unknown is not None:
                         self._emit(unknown[0], env, resource_id(item), [], findings, unknown[1])
 
-    def _steps(self, i: int, end: int, env: Env, target: str, items: list[str], findings: list[Finding],
-               on_end: Callable[[Env], None] | None, root: bool = True) -> None:
+    def _steps(
+        self,
+        i: int,
+        end: int,
+        env: Env,
+        target: str,
+        items: list[str],
+        findings: list[Finding],
+        on_end: Callable[[Env], None] | None,
+        root: bool = True,
+    ) -> None:
         code = self.code
         while i < end:
             kind, slot, fn = code[i]
@@ -286,8 +306,9 @@ class CompiledPolicy:
         if unknown is not None:
             self._emit(unknown[0], env, target, items, findings, unknown[1])
 
-    def _emit(self, position: int, env: Env, target: str, items: list[str], findings: list[Finding],
-              unknown: Any) -> None:
+    def _emit(
+        self, position: int, env: Env, target: str, items: list[str], findings: list[Finding], unknown: Any
+    ) -> None:
         step = self.steps[position]
         if unknown is None:
             reason = None
@@ -301,21 +322,25 @@ class CompiledPolicy:
             text = self._unknown_message(position, env, reason)
         plan = self._plan(position) if isinstance(step, ast.Require | ast.Where) else []
         root_item = env[self.root_slot] if self.group_at is None or position < self.group_at else None
-        findings.append(Finding(
-            outcome="violation" if unknown is None else "unknown",
-            target=target,
-            item="/".join(items) or None,
-            message=text,
-            evidence=LazyEvidence(plan, env[:]) if plan else {},
-            reason=reason,
-            resource=root_item,
-        ))
+        findings.append(
+            Finding(
+                outcome="violation" if unknown is None else "unknown",
+                target=target,
+                item="/".join(items) or None,
+                message=text,
+                evidence=LazyEvidence(plan, env[:]) if plan else {},
+                reason=reason,
+                resource=root_item,
+            )
+        )
 
     def _plan(self, position: int) -> list[tuple[str, Fn]]:
         plan = self._plans.get(position)
         if plan is None:
-            plan = [(label, self._compiler.expr(e, self.scope))
-                    for label, e in evidence_plan(self.checked, position)]
+            plan = [
+                (label, self._compiler.expr(e, self.scope))
+                for label, e in evidence_plan(self.checked, position)
+            ]
             self._plans[position] = plan
         return plan
 
@@ -323,7 +348,8 @@ class CompiledPolicy:
         if position not in self._unknown_messages:
             template = message_for_unknown(self.checked, position)
             self._unknown_messages[position] = (
-                self._compiler.expr(template, self.scope) if template is not None else None)
+                self._compiler.expr(template, self.scope) if template is not None else None
+            )
         fn = self._unknown_messages[position]
         if fn is not None:
             return f"{fn(env)} (undecided: {reason})"
@@ -440,8 +466,12 @@ class _ExprCompiler:
     def _Field(self, e: ast.Field, scope: dict[str, int]) -> Fn:
         name = e.name
         obj = e.obj
-        if (isinstance(obj, ast.Ref) and scope.get(obj.name) in self.root_slots
-                and isinstance(obj.ty, RecordType) and obj.ty.runtime is not None):
+        if (
+            isinstance(obj, ast.Ref)
+            and scope.get(obj.name) in self.root_slots
+            and isinstance(obj.ty, RecordType)
+            and obj.ty.runtime is not None
+        ):
             # The root item of a policy is always a record of the fact model.
             get = attrgetter(name)
             slot = scope[obj.name]
@@ -493,14 +523,17 @@ class _ExprCompiler:
         if op in ("==", "!=") and isinstance(right_node, ast.Literal) and isinstance(right_node.value, str):
             const = right_node.value
             if op == "==":
+
                 def eq_str(env: Env) -> Any:
                     a = left(env)
                     return a if a.__class__ is Unknown else a == const
+
                 return eq_str
 
             def ne_str(env: Env) -> Any:
                 a = left(env)
                 return a if a.__class__ is Unknown else a != const
+
             return ne_str
         if op in ("in", "not in"):
             members = _constant_str_set(right_node)
@@ -516,6 +549,7 @@ class _ExprCompiler:
                     if negate and v.__class__ is not Unknown:
                         return not v
                     return v
+
                 return in_const
         right = self.expr(right_node, scope)
         if op == "==":
@@ -531,6 +565,7 @@ class _ExprCompiler:
     def _Logical(self, e: ast.Logical, scope: dict[str, int]) -> Fn:
         left, right = self.expr(e.left, scope), self.expr(e.right, scope)
         if e.op == "and":
+
             def and_(env: Env) -> Any:
                 lv = left(env)
                 if lv is True:
@@ -542,6 +577,7 @@ class _ExprCompiler:
                     return False
                 rv = right(env)
                 return lv if (rv is True or rv.__class__ is Unknown) else False
+
             return and_
 
         def or_(env: Env) -> Any:
@@ -554,6 +590,7 @@ class _ExprCompiler:
             if lv.__class__ is Unknown:
                 return lv
             return rv if rv.__class__ is Unknown else False
+
         return or_
 
     def _Coalesce(self, e: ast.Coalesce, scope: dict[str, int]) -> Fn:
@@ -571,7 +608,11 @@ class _ExprCompiler:
         impl = BUILTINS[e.name].impl
         args = [self.expr(a, scope) for a in e.args]
         second = e.args[1] if len(e.args) > 1 else None
-        if e.name in ("matches", "glob") and isinstance(second, ast.Literal) and isinstance(second.value, str):
+        if (
+            e.name in ("matches", "glob")
+            and isinstance(second, ast.Literal)
+            and isinstance(second.value, str)
+        ):
             pattern = second.value
             regex = compile_regex(glob_to_regex(pattern) if e.name == "glob" else pattern)
             subject = args[0]
@@ -581,12 +622,14 @@ class _ExprCompiler:
                 if s.__class__ is str:
                     return regex.search(s) is not None
                 return impl(env[0], s, pattern)
+
             return match
         if e.name in ("startswith", "endswith"):
             fixes = _constant_value(second) if second is not None else None
-            if isinstance(fixes, str) or (isinstance(fixes, list | frozenset) and all(
-                    isinstance(x, str) for x in fixes)):
-                wanted = fixes if isinstance(fixes, str) else tuple(fixes)  # type: ignore[arg-type]
+            if isinstance(fixes, str) or (
+                isinstance(fixes, list | frozenset) and all(isinstance(x, str) for x in fixes)
+            ):
+                wanted = fixes if isinstance(fixes, str) else tuple(fixes)
                 method = str.startswith if e.name == "startswith" else str.endswith
                 subject = args[0]
 
@@ -595,6 +638,7 @@ class _ExprCompiler:
                     if s.__class__ is str:
                         return method(s, wanted)
                     return impl(env[0], s, fixes)
+
                 return prefix
         if len(args) == 1:
             (a,) = args
@@ -616,6 +660,7 @@ class _ExprCompiler:
                 if items.__class__ is Unknown:
                     return items
                 return reducer(list(items))
+
             return plain
         slot = self.fresh()
         inner = {**scope, e.var: slot}

@@ -171,8 +171,12 @@ def evidence_plan(policy: CheckedPolicy, position: int) -> list[tuple[str, ast.E
         elif isinstance(s, ast.GroupBy):
             bound.update((s.name, s.members))
             plan.append((s.name, ast.Ref(name=s.name)))
-            plan.append((f"count({s.members})", ast.Aggregate(func="count", var=None,
-                                                               collection=ast.Ref(name=s.members), body=None)))
+            plan.append(
+                (
+                    f"count({s.members})",
+                    ast.Aggregate(func="count", var=None, collection=ast.Ref(name=s.members), body=None),
+                )
+            )
     seen = {label for label, _ in plan}
     for path in _paths(clause.cond, bound):
         text = path.span.snippet()
@@ -211,7 +215,7 @@ def message_for_unknown(policy: CheckedPolicy, position: int) -> ast.Template | 
     if message is None:
         return None
     later = {s.name for s in steps[position:] if isinstance(s, ast.Let)}
-    later.update(v for s in steps[position + 1:] if isinstance(s, ast.ForEach) for v in (s.var,))
+    later.update(v for s in steps[position + 1 :] if isinstance(s, ast.ForEach) for v in (s.var,))
     parts: list[str | ast.Expr] = []
     for p in message.template.parts:
         if not isinstance(p, str) and later & _names(p):
@@ -245,8 +249,12 @@ def _children(e: ast.Expr) -> Iterator[ast.Expr]:
             yield key
         case ast.Unary(operand=operand):
             yield operand
-        case ast.Binary(left=l, right=r) | ast.Compare(left=l, right=r) | ast.Logical(left=l, right=r) | \
-                ast.Coalesce(left=l, right=r):
+        case (
+            ast.Binary(left=l, right=r)
+            | ast.Compare(left=l, right=r)
+            | ast.Logical(left=l, right=r)
+            | ast.Coalesce(left=l, right=r)
+        ):
             yield l
             yield r
         case ast.Call(args=args):
@@ -334,8 +342,9 @@ def violation_message(policy: CheckedPolicy, position: int, value_of: Callable[[
     return default_message(policy, clause, None)
 
 
-def unknown_message(policy: CheckedPolicy, position: int, reason: str,
-                    value_of: Callable[[ast.Expr], Any]) -> str:
+def unknown_message(
+    policy: CheckedPolicy, position: int, reason: str, value_of: Callable[[ast.Expr], Any]
+) -> str:
     template = message_for_unknown(policy, position)
     if template is not None:
         return f"{render_template(template, value_of)} (undecided: {reason})"
@@ -412,9 +421,11 @@ class _Walker:
         if first_unknown is not None:
             self.emit(first_unknown[0], env, target, items, first_unknown[1])
 
-    def emit(self, position: int, env: dict[str, Any], target: str | None, items: list[str],
-             unknown: Any) -> None:
+    def emit(
+        self, position: int, env: dict[str, Any], target: str | None, items: list[str], unknown: Any
+    ) -> None:
         """A violation (``unknown`` None) or an unknown result at the clause at ``position``."""
+
         def value_of(e: ast.Expr) -> Any:
             return eval_expr(e, env, self.ctx)
 
@@ -426,12 +437,14 @@ class _Walker:
             outcome, reason = "unknown", unknown_reason(unknown)
             text = unknown_message(self.policy, position, reason, value_of)
         plan = evidence_plan(self.policy, position) if isinstance(step, ast.Require | ast.Where) else []
-        self.findings.append(Finding(
-            outcome=outcome,  # type: ignore[arg-type]
-            target=target or "",
-            item="/".join(items) or None,
-            message=text,
-            evidence=evidence(plan, value_of),
-            reason=reason,
-            resource=env.get(self.root_var),
-        ))
+        self.findings.append(
+            Finding(
+                outcome=outcome,  # type: ignore[arg-type]
+                target=target or "",
+                item="/".join(items) or None,
+                message=text,
+                evidence=evidence(plan, value_of),
+                reason=reason,
+                resource=env.get(self.root_var),
+            )
+        )

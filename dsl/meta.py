@@ -72,8 +72,14 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
 
     for m in policy.meta:
         if m.key in seen:
-            diags.append(Diagnostic("REG-P003", f"`{m.key}` is given twice", m.span,
-                                    help=f"first given at {seen[m.key].span.location()}"))
+            diags.append(
+                Diagnostic(
+                    "REG-P003",
+                    f"`{m.key}` is given twice",
+                    m.span,
+                    help=f"first given at {seen[m.key].span.location()}",
+                )
+            )
             continue
         seen[m.key] = m
         base, _, suffix = m.key.partition(".")
@@ -84,14 +90,26 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
             (titles if base == "title" else descriptions)[suffix] = texts[0]
         elif base == "enforce" and suffix:
             if suffix not in CONTEXTS:
-                diags.append(Diagnostic("REG-P003", f"unknown enforcement context `{suffix}`", m.span,
-                                        help=f"contexts are {', '.join(CONTEXTS)}"))
+                diags.append(
+                    Diagnostic(
+                        "REG-P003",
+                        f"unknown enforcement context `{suffix}`",
+                        m.span,
+                        help=f"contexts are {', '.join(CONTEXTS)}",
+                    )
+                )
                 continue
             if _single(m, diags) and _choice(m, ENFORCEMENTS, diags):
                 by_context[suffix] = texts[0]  # type: ignore[assignment]
         elif suffix:
-            diags.append(Diagnostic("REG-P003", f"unknown metadata key `{m.key}`", m.span,
-                                    help="only `title`, `description` and `enforce` take a `.suffix`"))
+            diags.append(
+                Diagnostic(
+                    "REG-P003",
+                    f"unknown metadata key `{m.key}`",
+                    m.span,
+                    help="only `title`, `description` and `enforce` take a `.suffix`",
+                )
+            )
         elif m.key in _SINGLE:
             if not _single(m, diags, quoted=m.key in ("title", "description", "source")):
                 continue
@@ -107,8 +125,9 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
         elif m.key in _LISTS:
             if any(not v.quoted for v in m.values):
                 bad = next(v for v in m.values if not v.quoted)
-                diags.append(Diagnostic("REG-P003", f"`{m.key}` takes strings", bad.span,
-                                        help=f'write `"{bad.text}"`'))
+                diags.append(
+                    Diagnostic("REG-P003", f"`{m.key}` takes strings", bad.span, help=f'write `"{bad.text}"`')
+                )
                 continue
             lists[m.key] = tuple(texts)
         else:
@@ -117,10 +136,14 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
 
     for required in ("title", "source"):
         if required not in values:
-            diags.append(Diagnostic(
-                "REG-P003", f"policy `{policy.id}` has no `{required}`", policy.id_span,
-                help="every policy names what it enforces: `title \"…\"` and `source \"document, section\"`",
-            ))
+            diags.append(
+                Diagnostic(
+                    "REG-P003",
+                    f"policy `{policy.id}` has no `{required}`",
+                    policy.id_span,
+                    help='every policy names what it enforces: `title "…"` and `source "document, section"`',
+                )
+            )
 
     meta = PolicyMeta(
         title=values.get("title", policy.id),
@@ -145,7 +168,9 @@ def _single(m: ast.Meta, diags: list[Diagnostic], *, quoted: bool | None = None)
         return False
     value = m.values[0]
     if quoted is True and not value.quoted:
-        diags.append(Diagnostic("REG-P003", f"`{m.key}` takes a string", value.span, help=f'write `"{value.text}"`'))
+        diags.append(
+            Diagnostic("REG-P003", f"`{m.key}` takes a string", value.span, help=f'write `"{value.text}"`')
+        )
         return False
     return True
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
-
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.source import Source, Span
 
@@ -104,8 +103,12 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
         char = source.text[pos] if pos < len(source.text) else ""
         help_ = "strings are written in double quotes" if char == "'" else None
         if char in "&|!":
-            help_ = "use `and`, `or` and `not`" if char != "!" or source.text[pos + 1 : pos + 2] != "=" else None
-        return Diagnostic("REG-P001", f"unexpected character `{char}`", Span(source, pos, pos + 1), help=help_)
+            help_ = (
+                "use `and`, `or` and `not`" if char != "!" or source.text[pos + 1 : pos + 2] != "=" else None
+            )
+        return Diagnostic(
+            "REG-P001", f"unexpected character `{char}`", Span(source, pos, pos + 1), help=help_
+        )
     if isinstance(err, UnexpectedEOF):
         end = len(source.text)
         return Diagnostic(

@@ -141,7 +141,7 @@ def assignable(value: Type, target: Type) -> bool:
     >>> assignable(INT, FLOAT), assignable(FLOAT, INT), assignable(ListType(INT), ListType(ANY))
     (True, False, True)
     """
-    if value == target or ANY in (value, target) or ERROR in (value, target) or value == NULL:
+    if value in (target, NULL) or ANY in (value, target) or ERROR in (value, target):
         return True
     if value == INT and target == FLOAT:
         return True

@@ -25,20 +25,41 @@ _PROVENANCE: tuple[tuple[str, Type], ...] = (("source", STR), ("checked", STR), 
 
 #: Every catalogue, with the fields of its entries. ``source`` is required everywhere.
 CATALOG_TYPES: dict[str, RecordType] = {
-    "providers": RecordType("Provider", (
-        ("name", STR), ("hq_country", STR), ("parent", STR), ("parent_country", STR),
-        ("parent_jurisdiction", STR), ("family", STR), ("sovereign_offering", STR), *_PROVENANCE)),
-    "regions": RecordType("Region", (
-        ("name", STR), ("provider", STR), ("country", STR), ("city", STR), *_PROVENANCE)),
-    "countries": RecordType("Country", (
-        ("name", STR), ("eu", BOOL), ("eea", BOOL), *_PROVENANCE)),
-    "models": RecordType("Model", (
-        ("name", STR), ("vendor", STR), ("origin_country", STR), ("open_weights", BOOL), ("licence", STR),
-        ("identifiers", ListType(STR)), *_PROVENANCE)),
-    "registries": RecordType("Registry", (
-        ("name", STR), ("operator", STR), ("parent", STR), ("jurisdiction", STR), *_PROVENANCE)),
-    "saas": RecordType("SaasVendor", (
-        ("name", STR), ("vendor", STR), ("parent", STR), ("jurisdiction", STR), *_PROVENANCE)),
+    "providers": RecordType(
+        "Provider",
+        (
+            ("name", STR),
+            ("hq_country", STR),
+            ("parent", STR),
+            ("parent_country", STR),
+            ("parent_jurisdiction", STR),
+            ("family", STR),
+            ("sovereign_offering", STR),
+            *_PROVENANCE,
+        ),
+    ),
+    "regions": RecordType(
+        "Region", (("name", STR), ("provider", STR), ("country", STR), ("city", STR), *_PROVENANCE)
+    ),
+    "countries": RecordType("Country", (("name", STR), ("eu", BOOL), ("eea", BOOL), *_PROVENANCE)),
+    "models": RecordType(
+        "Model",
+        (
+            ("name", STR),
+            ("vendor", STR),
+            ("origin_country", STR),
+            ("open_weights", BOOL),
+            ("licence", STR),
+            ("identifiers", ListType(STR)),
+            *_PROVENANCE,
+        ),
+    ),
+    "registries": RecordType(
+        "Registry", (("name", STR), ("operator", STR), ("parent", STR), ("jurisdiction", STR), *_PROVENANCE)
+    ),
+    "saas": RecordType(
+        "SaasVendor", (("name", STR), ("vendor", STR), ("parent", STR), ("jurisdiction", STR), *_PROVENANCE)
+    ),
 }
 
 
@@ -54,7 +75,8 @@ class Catalogs:
     """The catalogues in force, merged from one or more files."""
 
     entries: dict[str, dict[str, dict[str, Any]]] = field(
-        default_factory=lambda: {name: {} for name in CATALOG_TYPES})
+        default_factory=lambda: {name: {} for name in CATALOG_TYPES}
+    )
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def merge(self, name: str, entries: Mapping[str, dict[str, Any]], origin: str) -> None:
@@ -88,16 +110,22 @@ def catalog_from_data(data: Any, where: str) -> tuple[str, dict[str, dict[str, A
         raise CatalogError(where, "a catalogue file is a map with `catalog` and `entries`")
     name = data.get("catalog")
     if name not in CATALOG_TYPES:
-        raise CatalogError(f"{where}: catalog", f"unknown catalogue {name!r}; expected one of "
-                                                f"{', '.join(CATALOG_TYPES)}")
+        raise CatalogError(
+            f"{where}: catalog", f"unknown catalogue {name!r}; expected one of {', '.join(CATALOG_TYPES)}"
+        )
     extra = set(data) - {"catalog", "entries", "description"}
     if extra:
-        raise CatalogError(where, f"unexpected key `{sorted(extra)[0]}`; a catalogue file has `catalog`, "
-                                  "`description` and `entries`")
+        raise CatalogError(
+            where,
+            f"unexpected key `{sorted(extra)[0]}`; a catalogue file has `catalog`, "
+            "`description` and `entries`",
+        )
     entries = data.get("entries")
     if not isinstance(entries, Mapping):
         raise CatalogError(f"{where}: entries", "expected a map from key to entry")
-    return name, {str(k): _entry(CATALOG_TYPES[name], k, v, f"{where}: entries.{k}") for k, v in entries.items()}
+    return name, {
+        str(k): _entry(CATALOG_TYPES[name], k, v, f"{where}: entries.{k}") for k, v in entries.items()
+    }
 
 
 def check_entries(name: str, entries: Iterable[tuple[str, Any]], where: str) -> dict[str, dict[str, Any]]:
@@ -115,7 +143,9 @@ def _entry(ty: RecordType, key: Any, value: Any, where: str) -> dict[str, Any]:
             import difflib
 
             close = difflib.get_close_matches(str(fname), ty.field_names(), n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else f"; fields are {', '.join(ty.field_names())}"
+            hint = (
+                f" (did you mean `{close[0]}`?)" if close else f"; fields are {', '.join(ty.field_names())}"
+            )
             raise CatalogError(f"{where}.{fname}", f"unknown field `{fname}`{hint}")
         if fname == "checked" and not isinstance(fvalue, str):
             fvalue = str(fvalue)  # YAML reads 2026-11-28 as a date

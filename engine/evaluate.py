@@ -76,8 +76,14 @@ class PolicySet:
                     tests.append((item, name))
                     continue
                 if item.id in seen:
-                    diags.append(Diagnostic("REG-P005", f"policy `{item.id}` is defined twice", item.id_span,
-                                            help=f"first defined at {seen[item.id].id_span.location()}"))
+                    diags.append(
+                        Diagnostic(
+                            "REG-P005",
+                            f"policy `{item.id}` is defined twice",
+                            item.id_span,
+                            help=f"first defined at {seen[item.id].id_span.location()}",
+                        )
+                    )
                     continue
                 seen[item.id] = item
                 result = check_policy(item, schema)
@@ -111,26 +117,37 @@ def _param_values(
     for key, (value, where) in overrides.items():
         policy_id, _, name = key.rpartition(".")
         span = Span(Source(where, ""), 0, 0)
-        cp = by_id.get(policy_id)
-        if cp is None:
+        target = by_id.get(policy_id)
+        if target is None:
             hint = did_you_mean(policy_id, list(by_id))
             diags.append(Diagnostic("REG-T008", f"parameter `{key}` names no loaded policy", span, help=hint))
             continue
-        if name not in cp.param_types:
-            hint = did_you_mean(name, list(cp.param_types)) or (
-                f"`{policy_id}` has parameters {', '.join(cp.param_types) or '(none)'}")
-            diags.append(Diagnostic("REG-T008", f"policy `{policy_id}` has no parameter `{name}`", span, help=hint))
+        if name not in target.param_types:
+            hint = did_you_mean(name, list(target.param_types)) or (
+                f"`{policy_id}` has parameters {', '.join(target.param_types) or '(none)'}"
+            )
+            diags.append(
+                Diagnostic("REG-T008", f"policy `{policy_id}` has no parameter `{name}`", span, help=hint)
+            )
             continue
-        ty = cp.param_types[name]
+        ty = target.param_types[name]
         if not conforms(value, ty):
-            diags.append(Diagnostic("REG-T007", f"parameter `{key}` must be `{ty}`, got {_describe(value)}", span))
+            diags.append(
+                Diagnostic("REG-T007", f"parameter `{key}` must be `{ty}`, got {_describe(value)}", span)
+            )
             continue
         values[policy_id][name] = _freeze(value, ty)
     for cp in by_id.values():
         for name, value in values[cp.id].items():
             if value is None and cp.param_defaults.get(name) is None:
-                diags.append(Diagnostic("REG-T008", f"parameter `{cp.id}.{name}` has no default and no value",
-                                        cp.policy.id_span, help="set it in regie.toml or with --param"))
+                diags.append(
+                    Diagnostic(
+                        "REG-T008",
+                        f"parameter `{cp.id}.{name}` has no default and no value",
+                        cp.policy.id_span,
+                        help="set it in regie.toml or with --param",
+                    )
+                )
     return values, diags
 
 
@@ -196,7 +213,7 @@ def evaluate(
         roots = inventory.select(lp.checked.selector) if lp.checked.root == "resources" else None
         try:
             findings = lp.compiled.run(run, roots)
-        except Exception as err:  # noqa: BLE001 - one failing policy must not stop the others
+        except Exception as err:
             errors.append(EvaluationError(lp.id, f"{type(err).__name__}: {err}"))
             continue
         violations.extend(to_violations(lp.checked, findings, context))
@@ -225,23 +242,25 @@ def to_violations(policy: CheckedPolicy, findings: Iterable[Finding], context: s
             elif level == "deny":
                 level = "warn"
         r = f.resource if isinstance(f.resource, Resource) else None
-        out.append(Violation(
-            policy=policy.id,
-            title=meta.title,
-            titles=meta.titles,
-            requirements=meta.requirements,
-            citation=meta.source,
-            severity=meta.severity,
-            enforcement=level,
-            outcome=outcome,
-            resource=f.target,
-            item=f.item,
-            message=f.message,
-            evidence=f.evidence,
-            reason=f.reason,
-            address=r.address if r is not None else None,
-            source=r.source if r is not None else None,
-            service=r.service if r is not None and isinstance(r.service, str) else None,
-            basis=meta.basis,
-        ))
+        out.append(
+            Violation(
+                policy=policy.id,
+                title=meta.title,
+                titles=meta.titles,
+                requirements=meta.requirements,
+                citation=meta.source,
+                severity=meta.severity,
+                enforcement=level,
+                outcome=outcome,
+                resource=f.target,
+                item=f.item,
+                message=f.message,
+                evidence=f.evidence,
+                reason=f.reason,
+                address=r.address if r is not None else None,
+                source=r.source if r is not None else None,
+                service=r.service if r is not None and isinstance(r.service, str) else None,
+                basis=meta.basis,
+            )
+        )
     return out

@@ -39,9 +39,19 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "policy": self.policy, "target": self.target, "outcome": self.outcome,
-            "steps": [{"kind": s.kind, "text": s.text, "value": jsonable(s.value), "verdict": s.verdict,
-                       "depth": s.depth} for s in self.steps],
+            "policy": self.policy,
+            "target": self.target,
+            "outcome": self.outcome,
+            "steps": [
+                {
+                    "kind": s.kind,
+                    "text": s.text,
+                    "value": jsonable(s.value),
+                    "verdict": s.verdict,
+                    "depth": s.depth,
+                }
+                for s in self.steps
+            ],
         }
 
 
@@ -49,8 +59,9 @@ class ExplainError(LookupError):
     pass
 
 
-def explain(lp: LoadedPolicy, target: str, inventory: Inventory, catalogs: Catalogs,
-            *, today: dt.date | None = None) -> Explanation:
+def explain(
+    lp: LoadedPolicy, target: str, inventory: Inventory, catalogs: Catalogs, *, today: dt.date | None = None
+) -> Explanation:
     """Trace ``lp`` on the resource whose id is ``target`` (or the group ``name:key``)."""
     today = today or dt.date.today()
     ctx = EvalContext(today)
@@ -68,7 +79,9 @@ def explain(lp: LoadedPolicy, target: str, inventory: Inventory, catalogs: Catal
         if resource is None:
             raise ExplainError(f"no resource with id `{target}`")
         env[first.var] = resource
-        out.steps.append(Step("for", f"for {first.var} in {first.source.span.snippet()}", resource.id, "bind"))
+        out.steps.append(
+            Step("for", f"for {first.var} in {first.source.span.snippet()}", resource.id, "bind")
+        )
         out.outcome = _trace(steps, 1, len(steps), env, ctx, out, 0)
         return out
     group = steps[group_at]
@@ -86,29 +99,58 @@ def explain(lp: LoadedPolicy, target: str, inventory: Inventory, catalogs: Catal
         value = unwrap_key(key)
         if group_target(group, value) == target:
             genv = {**env, group.name: value, group.members: items}
-            out.steps.append(Step("group", f"group by {group.key.span.snippet()} as {group.name} into "
-                                           f"{group.members}", f"{len(items)} members", "bind"))
+            out.steps.append(
+                Step(
+                    "group",
+                    f"group by {group.key.span.snippet()} as {group.name} into {group.members}",
+                    f"{len(items)} members",
+                    "bind",
+                )
+            )
             out.outcome = _trace(steps, group_at + 1, len(steps), genv, ctx, out, 0)
             return out
-    raise ExplainError(f"no group `{target}`; groups are "
-                       + ", ".join(group_target(group, unwrap_key(k)) for k in list(groups)[:10]))
+    raise ExplainError(
+        f"no group `{target}`; groups are "
+        + ", ".join(group_target(group, unwrap_key(k)) for k in list(groups)[:10])
+    )
 
 
-def _trace(steps: tuple[ast.Step, ...], i: int, end: int, env: dict[str, Any], ctx: EvalContext,
-           out: Explanation, depth: int, collect: list[dict[str, Any]] | None = None) -> str:
+def _trace(
+    steps: tuple[ast.Step, ...],
+    i: int,
+    end: int,
+    env: dict[str, Any],
+    ctx: EvalContext,
+    out: Explanation,
+    depth: int,
+    collect: list[dict[str, Any]] | None = None,
+) -> str:
     while i < end:
         step = steps[i]
         if isinstance(step, ast.ForEach):
             coll = eval_expr(step.source, env, ctx)
-            items = coll if isinstance(coll, list | tuple | frozenset) else list(coll or []) \
-                if isinstance(coll, Mapping) else []
-            out.steps.append(Step("for", f"for {step.var} in {step.source.span.snippet()}",
-                                  f"{len(items)} items", "bind", depth))
+            items = (
+                coll
+                if isinstance(coll, list | tuple | frozenset)
+                else list(coll or [])
+                if isinstance(coll, Mapping)
+                else []
+            )
+            out.steps.append(
+                Step(
+                    "for",
+                    f"for {step.var} in {step.source.span.snippet()}",
+                    f"{len(items)} items",
+                    "bind",
+                    depth,
+                )
+            )
             outcomes = []
             for item in items:
                 inner = {**env, step.var: item}
-                out.steps.append(Step("item", f"{step.var} = {item_label(item)}", resource_id(item), "bind",
-                                      depth + 1))
+                out.steps.append(
+                    Step("item", f"{step.var} = {item_label(item)}", resource_id(item), "bind", depth + 1)
+                )
                 outcomes.append(_trace(steps, i + 1, end, inner, ctx, out, depth + 1, collect))
             for verdict in ("violation", "unknown", "grouped", "pass"):
                 if verdict in outcomes:
@@ -118,8 +160,9 @@ def _trace(steps: tuple[ast.Step, ...], i: int, end: int, env: dict[str, Any], c
         if isinstance(step, ast.Where):
             value = eval_expr(step.cond, env, ctx)
             t = truth(value)
-            out.steps.append(Step("where", text, value, {True: "continue", False: "skip", None: "unknown"}[t],
-                                  depth))
+            out.steps.append(
+                Step("where", text, value, {True: "continue", False: "skip", None: "unknown"}[t], depth)
+            )
             if t is False:
                 return "not applicable"
             if t is None:

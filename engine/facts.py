@@ -29,8 +29,12 @@ __all__ = [
 FACT_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("id", "str", "stable, unique id across sources, e.g. `terraform:prod.tfstate#aws_s3_bucket.logs`"),
     ("source", "str", "the connector and location the fact came from"),
-    ("kind", "str", "normalised category: compute, storage, database, network, kubernetes.workload, "
-                    "container.image, saas.application, ai.model, …"),
+    (
+        "kind",
+        "str",
+        "normalised category: compute, storage, database, network, kubernetes.workload, "
+        "container.image, saas.application, ai.model, …",
+    ),
     ("type", "str", "the native type: `aws_s3_bucket`, `apps/v1/Deployment`"),
     ("address", "str", "the native address, as the source prints it (`module.db.aws_db_instance.main`)"),
     ("name", "str", "the resource's own name"),
@@ -60,7 +64,7 @@ class FactError(ValueError):
 class Resource:
     """One fact. Every field is present; missing ones are None (null in policies)."""
 
-    __slots__ = tuple(name for name, _, _ in FACT_FIELDS) + ("seq",)
+    __slots__ = (*tuple(name for name, _, _ in FACT_FIELDS), "seq")
 
     id: str
     source: str | None
@@ -150,8 +154,21 @@ def truthy_label(value: Any) -> bool | None:
     return None
 
 
-_STR_FIELDS = ("source", "kind", "type", "address", "name", "provider", "region", "country", "service",
-               "classification", "exit_plan", "owner", "action")
+_STR_FIELDS = (
+    "source",
+    "kind",
+    "type",
+    "address",
+    "name",
+    "provider",
+    "region",
+    "country",
+    "service",
+    "classification",
+    "exit_plan",
+    "owner",
+    "action",
+)
 
 
 def resource_from_record(record: Any, where: str) -> Resource:
@@ -174,8 +191,9 @@ def resource_from_record(record: Any, where: str) -> Resource:
 
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f" (did you mean `{close[0]}`?)" if close else ""
-            raise FactError(f"{where}.{key}", f"unknown resource field `{key}`{hint}; native data goes in "
-                                              "`attributes`")
+            raise FactError(
+                f"{where}.{key}", f"unknown resource field `{key}`{hint}; native data goes in `attributes`"
+            )
     values: dict[str, Any] = {}
     for key in _STR_FIELDS:
         value = _unknown_or(record.get(key))
@@ -242,8 +260,14 @@ def _thaw(value: Any) -> Any:
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "a map", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a map",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 @dataclass(slots=True)

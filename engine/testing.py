@@ -37,8 +37,9 @@ class TestResult:
         return not self.failures
 
 
-def run_tests(policy_set: PolicySet, catalogs: Catalogs, *, today: dt.date | None = None,
-              match: str | None = None) -> list[TestResult]:
+def run_tests(
+    policy_set: PolicySet, catalogs: Catalogs, *, today: dt.date | None = None, match: str | None = None
+) -> list[TestResult]:
     """Run every test block (whose name contains ``match``, if given)."""
     results = []
     for block, module in policy_set.tests:
@@ -59,8 +60,14 @@ class _TestSetupError(Exception):
     pass
 
 
-def _run_one(block: ast.TestBlock, module: str, policy_set: PolicySet, catalogs: Catalogs,
-             today: dt.date | None, result: TestResult) -> None:
+def _run_one(
+    block: ast.TestBlock,
+    module: str,
+    policy_set: PolicySet,
+    catalogs: Catalogs,
+    today: dt.date | None,
+    result: TestResult,
+) -> None:
     ctx = EvalContext(today or dt.date.today())
     resources: list[Any] = []
     params: dict[str, dict[str, Any]] = {}
@@ -91,7 +98,9 @@ def _run_one(block: ast.TestBlock, module: str, policy_set: PolicySet, catalogs:
             assert given.name is not None
             if given.name not in CATALOG_TYPES:
                 hint = did_you_mean(given.name, list(CATALOG_TYPES))
-                raise _TestSetupError(f"{at}: unknown catalogue `{given.name}`" + (f" ({hint})" if hint else ""))
+                raise _TestSetupError(
+                    f"{at}: unknown catalogue `{given.name}`" + (f" ({hint})" if hint else "")
+                )
             if not isinstance(value, dict):
                 raise _TestSetupError(f"{at}: a catalogue is a map from key to entry")
             try:
@@ -103,18 +112,24 @@ def _run_one(block: ast.TestBlock, module: str, policy_set: PolicySet, catalogs:
             try:
                 ctx = EvalContext(dt.date.fromisoformat(str(text)))
             except ValueError:
-                raise _TestSetupError(f"{at}: `given today` takes a date like \"2026-01-31\"") from None
+                raise _TestSetupError(f'{at}: `given today` takes a date like "2026-01-31"') from None
 
     in_scope = {lp.id for lp in policy_set.policies if lp.module == module}
     for expect in block.expects:
         if expect.policy is not None:
             if policy_set.get(expect.policy) is None:
-                raise _TestSetupError(f"{expect.span.location()}: no policy `{expect.policy}`"
-                                      + _hint(expect.policy, policy_set))
+                raise _TestSetupError(
+                    f"{expect.span.location()}: no policy `{expect.policy}`"
+                    + _hint(expect.policy, policy_set)
+                )
             in_scope.add(expect.policy)
     evaluation = evaluate(
-        policy_set, Inventory(resources), catalogs.with_overrides(overrides),
-        today=ctx.today, only=in_scope, params=params,
+        policy_set,
+        Inventory(resources),
+        catalogs.with_overrides(overrides),
+        today=ctx.today,
+        only=in_scope,
+        params=params,
     )
     if evaluation.errors:
         for error in evaluation.errors:
@@ -144,18 +159,22 @@ def _check(expect: ast.Expect, violations: Sequence[Violation]) -> str | None:
     if expect.negated and hits:
         return f"expected no {expect.outcome}{of}{on}, got {len(hits)}{_listing(hits)}"
     if not expect.negated and not hits:
-        return f"expected a{'n' if expect.outcome == 'unknown' else ''} {expect.outcome}{of}{on}, got none" + (
-            _listing(list(violations)))
+        return (
+            f"expected a{'n' if expect.outcome == 'unknown' else ''} {expect.outcome}{of}{on}, got none"
+            + (_listing(list(violations)))
+        )
     return None
 
 
 def _listing(violations: Sequence[Violation]) -> str:
     if not violations:
         return ""
-    lines = [f"{v.outcome} {v.policy} on {v.resource}{'/' + v.item if v.item else ''}: {v.message}"
-             for v in violations[:5]]
+    lines = [
+        f"{v.outcome} {v.policy} on {v.resource}{'/' + v.item if v.item else ''}: {v.message}"
+        for v in violations[:5]
+    ]
     more = f"\n      … and {len(violations) - 5} more" if len(violations) > 5 else ""
-    return "\n      findings: " + "\n                " .join(lines) + more
+    return "\n      findings: " + "\n                ".join(lines) + more
 
 
 def _hint(name: str, policy_set: PolicySet) -> str:

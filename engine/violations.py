@@ -80,9 +80,13 @@ class Violation:
             "reason": self.reason,
             "evidence": dict(self.evidence),
             "waived": self.waived,
-            "waiver": None if self.waiver is None else {
-                "id": self.waiver.id, "reason": self.waiver.reason,
-                "approved_by": self.waiver.approved_by, "expires": self.waiver.expires,
+            "waiver": None
+            if self.waiver is None
+            else {
+                "id": self.waiver.id,
+                "reason": self.waiver.reason,
+                "approved_by": self.waiver.approved_by,
+                "expires": self.waiver.expires,
             },
         }
 

@@ -60,9 +60,18 @@ class WaiverStatus:
 
     def to_dict(self) -> dict[str, Any]:
         w = self.waiver
-        return {"id": w.id, "policy": w.policy, "resource": w.resource, "service": w.service,
-                "reason": w.reason, "approved_by": w.approved_by, "expires": w.expires.isoformat(),
-                "matched": self.matched, "expired": self.expired, "where": w.where}
+        return {
+            "id": w.id,
+            "policy": w.policy,
+            "resource": w.resource,
+            "service": w.service,
+            "reason": w.reason,
+            "approved_by": w.approved_by,
+            "expires": w.expires.isoformat(),
+            "matched": self.matched,
+            "expired": self.expired,
+            "where": w.where,
+        }
 
 
 def waivers_from_records(data: Any, where: str) -> list[Waiver]:
@@ -78,7 +87,9 @@ def waivers_from_records(data: Any, where: str) -> list[Waiver]:
             raise WaiverError(at, "a waiver is a map")
         unknown = set(record) - _FIELDS
         if unknown:
-            raise WaiverError(f"{at}.{sorted(unknown)[0]}", f"unknown field; waivers have {', '.join(sorted(_FIELDS))}")
+            raise WaiverError(
+                f"{at}.{sorted(unknown)[0]}", f"unknown field; waivers have {', '.join(sorted(_FIELDS))}"
+            )
         for required in ("policy", "resource", "reason", "approved_by", "expires"):
             if not record.get(required):
                 raise WaiverError(f"{at}.{required}", f"a waiver needs `{required}`")
@@ -87,7 +98,9 @@ def waivers_from_records(data: Any, where: str) -> list[Waiver]:
             try:
                 expires = dt.date.fromisoformat(expires)
             except ValueError:
-                raise WaiverError(f"{at}.expires", f"expected a date like 2027-01-31, got {expires!r}") from None
+                raise WaiverError(
+                    f"{at}.expires", f"expected a date like 2027-01-31, got {expires!r}"
+                ) from None
         if isinstance(expires, dt.datetime):
             expires = expires.date()
         if not isinstance(expires, dt.date):
@@ -99,11 +112,18 @@ def waivers_from_records(data: Any, where: str) -> list[Waiver]:
         for key in ("policy", "resource", "reason", "approved_by"):
             if not isinstance(record[key], str):
                 raise WaiverError(f"{at}.{key}", "expected a string")
-        out.append(Waiver(
-            id=ident, policy=record["policy"], resource=record["resource"],
-            service=record.get("service"), reason=record["reason"], approved_by=record["approved_by"],
-            expires=expires, where=at,
-        ))
+        out.append(
+            Waiver(
+                id=ident,
+                policy=record["policy"],
+                resource=record["resource"],
+                service=record.get("service"),
+                reason=record["reason"],
+                approved_by=record["approved_by"],
+                expires=expires,
+                where=at,
+            )
+        )
     return out
 
 

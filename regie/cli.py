@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from enum import Enum
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 
 from regie import __version__
+from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic, render
 from regie.engine.evaluate import PolicySet, evaluate
 from regie.engine.explain import ExplainError, explain
@@ -58,12 +59,12 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
 
-class Context(str, Enum):
+class Context(StrEnum):
     ci = "ci"
     admission = "admission"
     audit = "audit"
@@ -90,8 +91,11 @@ def _guard(fn: F) -> F:
         except Exception as e:
             if os.environ.get("REGIE_DEBUG"):
                 raise
-            fail(f"internal error: {type(e).__name__}: {e} (set REGIE_DEBUG=1 for a traceback, and please "
-                 "report it)", 3)
+            fail(
+                f"internal error: {type(e).__name__}: {e} (set REGIE_DEBUG=1 for a traceback, and please "
+                "report it)",
+                3,
+            )
 
     return wrapper  # type: ignore[return-value]
 
@@ -106,7 +110,7 @@ def _print_diagnostics(diags: Sequence[Diagnostic]) -> None:
 
 def _policy_set(paths: Sequence[str], config: Config, params: Sequence[str]) -> PolicySet:
     modules, diags = load_modules(paths)
-    ids = [item.id for m in modules for item in m.items if hasattr(item, "meta")]
+    ids = [item.id for m in modules for item in m.items if isinstance(item, ast.Policy)]
     values = config.params(ids)
     for text in params:
         key, value = parse_param(text)
@@ -128,15 +132,20 @@ PoliciesOpt = Annotated[
 ]
 CatalogOpt = Annotated[
     list[str] | None,
-    typer.Option("--catalog", help="Extra catalogue files or folders; they add to or replace built-in entries."),
+    typer.Option(
+        "--catalog", help="Extra catalogue files or folders; they add to or replace built-in entries."
+    ),
 ]
 ParamOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="Set a parameter: policy.id.name=value (value in policy syntax, or text)."),
 ]
-ConfigOpt = Annotated[str | None, typer.Option("--config", help="Configuration file (default: ./regie.toml).")]
+ConfigOpt = Annotated[
+    str | None, typer.Option("--config", help="Configuration file (default: ./regie.toml).")
+]
 TodayOpt = Annotated[
-    str | None, typer.Option("--today", help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers.")
+    str | None,
+    typer.Option("--today", help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers."),
 ]
 
 
@@ -157,8 +166,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_callback(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Regie: policy-as-code for digital autonomy."""
 
@@ -174,15 +184,19 @@ def check(paths: PathsArg) -> None:
     if not files:
         fail(f"no .regie files in {', '.join(paths)}")
     policy_set = _policy_set(paths, Config(), [])
-    out.print(f"{len(files)} file{'s' if len(files) != 1 else ''}: {len(policy_set.policies)} policies and "
-              f"{len(policy_set.tests)} tests check")
+    out.print(
+        f"{len(files)} file{'s' if len(files) != 1 else ''}: {len(policy_set.policies)} policies and "
+        f"{len(policy_set.tests)} tests check"
+    )
 
 
 @app.command()
 @_guard
 def fmt(
     paths: PathsArg,
-    check_only: Annotated[bool, typer.Option("--check", help="Change nothing; exit 1 if any file would change.")] = False,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if any file would change.")
+    ] = False,
     diff: Annotated[bool, typer.Option("--diff", help="Show what would change (implies --check).")] = False,
 ) -> None:
     """Rewrite policy files in the one canonical layout (comments are kept).
@@ -205,9 +219,14 @@ def fmt(
             continue
         changed.append(path)
         if diff:
-            sys.stdout.writelines(difflib.unified_diff(
-                text.splitlines(keepends=True), result.splitlines(keepends=True),
-                fromfile=f"{path} (now)", tofile=f"{path} (formatted)"))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    result.splitlines(keepends=True),
+                    fromfile=f"{path} (now)",
+                    tofile=f"{path} (formatted)",
+                )
+            )
         elif not check_only:
             path.write_text(result, encoding="utf-8")
     if broken:
@@ -229,11 +248,15 @@ def fmt(
 @_guard
 def test(
     paths: PathsArg,
-    junit: Annotated[str | None, typer.Option("--junit", help="Also write a JUnit XML report to this file.")] = None,
+    junit: Annotated[
+        str | None, typer.Option("--junit", help="Also write a JUnit XML report to this file.")
+    ] = None,
     match: Annotated[str | None, typer.Option("-k", help="Only tests whose name contains this text.")] = None,
     catalog: CatalogOpt = None,
     today: TodayOpt = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List every test, not just failures.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every test, not just failures.")
+    ] = False,
 ) -> None:
     """Run the `test` blocks in policy files, like a test runner.
 
@@ -254,8 +277,10 @@ def test(
     if junit:
         Path(junit).write_bytes(tests_junit(results))
     seconds = time.perf_counter() - started
-    out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.2f}s "
-              f"({len(policy_set.policies)} policies)")
+    out.print(
+        f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.2f}s "
+        f"({len(policy_set.policies)} policies)"
+    )
     if not results:
         out.print("no tests found")
     if failed:
@@ -265,10 +290,16 @@ def test(
 @app.command(name="eval")
 @_guard
 def eval_(
-    facts: Annotated[str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML list of resources), - for stdin.")],
+    facts: Annotated[
+        str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML list of resources), - for stdin.")
+    ],
     policies: PoliciesOpt = None,
-    fmt_: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
-    context: Annotated[Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")] = None,
+    fmt_: Annotated[
+        Format, typer.Option("--format", help="table for people, json for machines.")
+    ] = Format.table,
+    context: Annotated[
+        Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")
+    ] = None,
     waivers: Annotated[str | None, typer.Option("--waivers", help="Waivers file (YAML).")] = None,
     catalog: CatalogOpt = None,
     param: ParamOpt = None,
@@ -291,8 +322,15 @@ def eval_(
         if missing:
             fail(f"--policy: no policy `{missing[0]}`")
     ctx = context.value if context else None
-    evaluation = evaluate(policy_set, Inventory(resources), catalogs, context=ctx, today=_today(today),
-                          waivers=waiver_list, only=only)
+    evaluation = evaluate(
+        policy_set,
+        Inventory(resources),
+        catalogs,
+        context=ctx,
+        today=_today(today),
+        waivers=waiver_list,
+        only=only,
+    )
     seconds = time.perf_counter() - started
     if fmt_ is Format.json:
         sys.stdout.buffer.write(evaluation_json(evaluation, context=ctx, seconds=seconds))
@@ -312,7 +350,9 @@ def explain_(
     resource: Annotated[str, typer.Argument(help="The resource id (or `name:key` for a group).")],
     facts: Annotated[str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML), - for stdin.")],
     policies: PoliciesOpt = None,
-    fmt_: Annotated[Format, typer.Option("--format", help="table for people, json for machines.")] = Format.table,
+    fmt_: Annotated[
+        Format, typer.Option("--format", help="table for people, json for machines.")
+    ] = Format.table,
     catalog: CatalogOpt = None,
     param: ParamOpt = None,
     config: ConfigOpt = None,
@@ -337,16 +377,24 @@ def explain_(
     from regie.dsl.values import render_value
 
     out.print(f"[bold]{lp.id}[/] on [bold]{resource}[/]: {lp.checked.meta.title}")
-    marks = {"continue": "[green]✓[/]", "pass": "[green]✓[/]", "skip": "[dim]–[/]", "fail": "[red]✗[/]",
-             "unknown": "[magenta]?[/]", "bind": " "}
+    marks = {
+        "continue": "[green]✓[/]",
+        "pass": "[green]✓[/]",
+        "skip": "[dim]–[/]",
+        "fail": "[red]✗[/]",
+        "unknown": "[magenta]?[/]",
+        "bind": " ",
+    }
     for step in result.steps:
         indent = "  " * (step.depth + 1)
         value = render_value(step.value)
         if len(value) > 120:
             value = value[:117] + "..."
-        out.print(f"{indent}{marks.get(step.verdict, ' ')} {step.text}", markup=True, highlight=False, end="")
-        out.print(f"  [dim]→[/] {value}" if step.kind != "for" or step.verdict != "bind" else f"  [dim]→[/] {value}",
-                  highlight=False)
+        mark = marks.get(step.verdict, " ")
+        out.print(f"{indent}{mark} ", end="")
+        out.print(step.text, markup=False, highlight=False, end="")
+        out.print("  [dim]→[/] ", end="")
+        out.print(value, markup=False, highlight=False)
     out.print(f"outcome: [bold]{result.outcome}[/]")
 
 

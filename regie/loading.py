@@ -156,7 +156,8 @@ def parse_data(raw: bytes, name: str) -> Any:
 
 
 def _loader() -> type[yaml.SafeLoader]:
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
 
 
 def load_facts(path: str, *, stdin: bytes | None = None) -> list[Resource]:
@@ -253,7 +254,9 @@ def load_config(path: str | None) -> Config:
     config = Config(path=path)
     unknown = set(data) - {"params", "catalogs", "waivers"}
     if unknown:
-        raise InputError(f"{path}: {sorted(unknown)[0]}", "unknown section; expected params, catalogs, waivers")
+        raise InputError(
+            f"{path}: {sorted(unknown)[0]}", "unknown section; expected params, catalogs, waivers"
+        )
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise InputError(f"{path}: params", "expected a table")

@@ -25,11 +25,20 @@ _ENFORCEMENT_STYLE = {"deny": "bold red", "warn": "yellow", "advisory": "cyan"}
 
 
 def _order(v: Violation) -> tuple[Any, ...]:
-    return (v.waived, v.outcome != "violation", {"deny": 0, "warn": 1, "advisory": 2}[v.enforcement],
-            _SEVERITY_ORDER.get(v.severity, 9), v.policy, v.resource, v.item or "")
+    return (
+        v.waived,
+        v.outcome != "violation",
+        {"deny": 0, "warn": 1, "advisory": 2}[v.enforcement],
+        _SEVERITY_ORDER.get(v.severity, 9),
+        v.policy,
+        v.resource,
+        v.item or "",
+    )
 
 
-def print_evaluation(console: Console, evaluation: Evaluation, *, seconds: float, limit: int | None = None) -> None:
+def print_evaluation(
+    console: Console, evaluation: Evaluation, *, seconds: float, limit: int | None = None
+) -> None:
     """The violations as a table, then the waivers that need attention, then one summary line."""
     violations = sorted(evaluation.violations, key=_order)
     if violations:
@@ -55,11 +64,15 @@ def print_evaluation(console: Console, evaluation: Evaluation, *, seconds: float
     for status in evaluation.waivers:
         w = status.waiver
         if status.expired:
-            console.print(f"[yellow]waiver {w.id} expired on {w.expires.isoformat()}[/] ({w.where}); "
-                          f"it no longer applies to {status.matched} finding(s)")
+            console.print(
+                f"[yellow]waiver {w.id} expired on {w.expires.isoformat()}[/] ({w.where}); "
+                f"it no longer applies to {status.matched} finding(s)"
+            )
         elif status.matched == 0:
-            console.print(f"[yellow]waiver {w.id} matches nothing[/] ({w.where}): policy `{w.policy}`, "
-                          f"resource `{w.resource}`")
+            console.print(
+                f"[yellow]waiver {w.id} matches nothing[/] ({w.where}): policy `{w.policy}`, "
+                f"resource `{w.resource}`"
+            )
     for error in evaluation.errors:
         console.print(f"[red]policy {error.policy} failed:[/] {error.message}")
     console.print(summary_line(evaluation, seconds))
@@ -68,12 +81,17 @@ def print_evaluation(console: Console, evaluation: Evaluation, *, seconds: float
 def summary_line(evaluation: Evaluation, seconds: float) -> str:
     vs = evaluation.violations
     active = [v for v in vs if not v.waived and v.outcome == "violation"]
-    count = {level: sum(1 for v in active if v.enforcement == level) for level in ("deny", "warn", "advisory")}
+    count = {
+        level: sum(1 for v in active if v.enforcement == level) for level in ("deny", "warn", "advisory")
+    }
     unknown = sum(1 for v in vs if v.outcome == "unknown" and not v.waived)
     waived = sum(1 for v in vs if v.waived)
-    return (f"{len(active)} violations ({count['deny']} deny, {count['warn']} warn, {count['advisory']} advisory), "
-            f"{unknown} unknown, {waived} waived; {evaluation.resources} resources, "
-            f"{evaluation.policies} policies, {seconds:.2f}s")
+    return (
+        f"{len(active)} violations "
+        f"({count['deny']} deny, {count['warn']} warn, {count['advisory']} advisory), "
+        f"{unknown} unknown, {waived} waived; {evaluation.resources} resources, "
+        f"{evaluation.policies} policies, {seconds:.2f}s"
+    )
 
 
 def evaluation_json(evaluation: Evaluation, *, context: str | None, seconds: float) -> bytes:
@@ -94,25 +112,43 @@ def evaluation_json(evaluation: Evaluation, *, context: str | None, seconds: flo
         "waivers": [s.to_dict() for s in evaluation.waivers],
         "errors": [{"policy": e.policy, "message": e.message} for e in evaluation.errors],
     }
-    return orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+    data: bytes = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    return data + b"\n"
 
 
 def tests_junit(results: Sequence[TestResult]) -> bytes:
     """JUnit XML, one ``testsuite`` per policy file, as CI systems read it."""
-    root = ET.Element("testsuites", name="regie", tests=str(len(results)),
-                      failures=str(sum(1 for r in results if not r.passed)))
+    root = ET.Element(
+        "testsuites",
+        name="regie",
+        tests=str(len(results)),
+        failures=str(sum(1 for r in results if not r.passed)),
+    )
     by_module: dict[str, list[TestResult]] = {}
     for r in results:
         by_module.setdefault(r.module, []).append(r)
     for module, rs in by_module.items():
-        suite = ET.SubElement(root, "testsuite", name=module, tests=str(len(rs)),
-                              failures=str(sum(1 for r in rs if not r.passed)),
-                              time=f"{sum(r.seconds for r in rs):.4f}")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=module,
+            tests=str(len(rs)),
+            failures=str(sum(1 for r in rs if not r.passed)),
+            time=f"{sum(r.seconds for r in rs):.4f}",
+        )
         for r in rs:
-            case = ET.SubElement(suite, "testcase", classname=module, name=r.name, time=f"{r.seconds:.4f}",
-                                 file=module, line=str(r.span.line))
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=module,
+                name=r.name,
+                time=f"{r.seconds:.4f}",
+                file=module,
+                line=str(r.span.line),
+            )
             if not r.passed:
                 failure = ET.SubElement(case, "failure", message=r.failures[0].splitlines()[0])
                 failure.text = "\n".join(r.failures)
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    data: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return data + b"\n"
