@@ -144,8 +144,20 @@ class CompiledPolicy:
         self.message: Fn | None = (
             self._compiler.expr(message.template, self.scope) if message is not None else None
         )
+        # Evidence and messages for undecided results are compiled now, not when first needed:
+        # their aggregates take slots, and every env of a run must have room for all of them.
         self._plans: dict[int, list[tuple[str, Fn]]] = {}
         self._unknown_messages: dict[int, Fn | None] = {}
+        for i, step in enumerate(self.steps):
+            if isinstance(step, ast.Where | ast.Require):
+                self._plans[i] = [
+                    (label, self._compiler.expr(e, self.scope)) for label, e in evidence_plan(self.checked, i)
+                ]
+            if isinstance(step, ast.Where | ast.Require | ast.ForEach):
+                template = message_for_unknown(self.checked, i)
+                self._unknown_messages[i] = (
+                    self._compiler.expr(template, self.scope) if template is not None else None
+                )
         self.size = self._compiler.size
         self.requires = tuple(i for i, (kind, _, _) in enumerate(self.code) if kind == "require")
         self.simple = self.group_at is None and all(
@@ -335,22 +347,10 @@ class CompiledPolicy:
         )
 
     def _plan(self, position: int) -> list[tuple[str, Fn]]:
-        plan = self._plans.get(position)
-        if plan is None:
-            plan = [
-                (label, self._compiler.expr(e, self.scope))
-                for label, e in evidence_plan(self.checked, position)
-            ]
-            self._plans[position] = plan
-        return plan
+        return self._plans.get(position, [])
 
     def _unknown_message(self, position: int, env: Env, reason: str) -> str:
-        if position not in self._unknown_messages:
-            template = message_for_unknown(self.checked, position)
-            self._unknown_messages[position] = (
-                self._compiler.expr(template, self.scope) if template is not None else None
-            )
-        fn = self._unknown_messages[position]
+        fn = self._unknown_messages.get(position)
         if fn is not None:
             return f"{fn(env)} (undecided: {reason})"
         step = self.steps[position]

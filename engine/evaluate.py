@@ -9,7 +9,7 @@ the policy says) → waivers applied.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -190,10 +190,12 @@ def evaluate(
     waivers: Iterable[Waiver] = (),
     only: Iterable[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Evaluation:
     """Run every policy (or ``only`` these ids) over the inventory.
 
-    ``params`` overrides parameter values per policy id for this evaluation (tests use it).
+    ``params`` overrides parameter values per policy id for this evaluation (tests use it);
+    ``progress`` is called with each policy id after it ran.
     """
     today = today or dt.date.today()
     globals_ = catalogs.globals()
@@ -217,6 +219,8 @@ def evaluate(
             errors.append(EvaluationError(lp.id, f"{type(err).__name__}: {err}"))
             continue
         violations.extend(to_violations(lp.checked, findings, context))
+        if progress is not None:
+            progress(lp.id)
     violations, statuses = apply_waivers(violations, waivers, today)
     return Evaluation(violations, statuses, errors, len(inventory), ran)
 

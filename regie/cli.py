@@ -12,7 +12,8 @@ import difflib
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from regie import __version__
 from regie.dsl import ast
@@ -147,6 +149,24 @@ TodayOpt = Annotated[
     str | None,
     typer.Option("--today", help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers."),
 ]
+
+
+@contextmanager
+def _progress(total: int, what: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar on a terminal (stderr), nothing in pipes and CI logs."""
+    if not err.is_terminal or total < 2:
+        yield lambda _: None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(what, total=total)
+        yield lambda name: bar.update(task, advance=1, description=f"{what} {name}")
 
 
 def _today(value: str | None) -> dt.date:
@@ -322,15 +342,18 @@ def eval_(
         if missing:
             fail(f"--policy: no policy `{missing[0]}`")
     ctx = context.value if context else None
-    evaluation = evaluate(
-        policy_set,
-        Inventory(resources),
-        catalogs,
-        context=ctx,
-        today=_today(today),
-        waivers=waiver_list,
-        only=only,
-    )
+    inventory = Inventory(resources)
+    with _progress(len(only) if only else len(policy_set.policies), "evaluating") as advance:
+        evaluation = evaluate(
+            policy_set,
+            inventory,
+            catalogs,
+            context=ctx,
+            today=_today(today),
+            waivers=waiver_list,
+            only=only,
+            progress=advance,
+        )
     seconds = time.perf_counter() - started
     if fmt_ is Format.json:
         sys.stdout.buffer.write(evaluation_json(evaluation, context=ctx, seconds=seconds))
