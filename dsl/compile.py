@@ -30,7 +30,7 @@ from regie.dsl.interp import (
     unwrap_key,
 )
 from regie.dsl.runtime import Finding, RunContext, item_label, resource_id
-from regie.dsl.types import RecordType
+from regie.dsl.types import STR, RecordType, SetType
 from regie.dsl.values import (
     REDUCERS,
     Unknown,
@@ -182,7 +182,7 @@ class CompiledPolicy:
             else:
                 for item in roots:
                     env[self.root_slot] = item
-                    self._steps(1, len(self.code), env, resource_id(item), [], findings, None)
+                    self._steps(1, len(self.code), env, _resource_id(item), [], findings, None)
             return findings
         groups: dict[Any, list[Any]] = {}
         key_fn = self.code[self.group_at][2]
@@ -194,7 +194,7 @@ class CompiledPolicy:
 
         for item in roots:
             env[self.root_slot] = item
-            self._steps(1, self.group_at, env, resource_id(item), [], findings, collect)
+            self._steps(1, self.group_at, env, _resource_id(item), [], findings, collect)
         group = self.steps[self.group_at]
         assert isinstance(group, ast.GroupBy)
         name_slot, members_slot = self.scope[group.name], self.scope[group.members]
@@ -240,7 +240,7 @@ class CompiledPolicy:
                     env[slot] = value
                 elif value is not True:
                     if value.__class__ is Unknown:
-                        self._emit(i, env, resource_id(item), [], findings, value)
+                        self._emit(i, env, _resource_id(item), [], findings, value)
                     break
             else:
                 unknown: tuple[int, Any] | None = None
@@ -252,11 +252,11 @@ class CompiledPolicy:
                         if unknown is None:
                             unknown = (i, value)
                         continue
-                    self._emit(i, env, resource_id(item), [], findings, None)
+                    self._emit(i, env, _resource_id(item), [], findings, None)
                     break
                 else:
                     if unknown is not None:
-                        self._emit(unknown[0], env, resource_id(item), [], findings, unknown[1])
+                        self._emit(unknown[0], env, _resource_id(item), [], findings, unknown[1])
 
     def _steps(
         self,
@@ -477,6 +477,16 @@ class _ExprCompiler:
             slot = scope[obj.name]
             return lambda env: get(env[slot])
         sub = self.expr(obj, scope)
+        record = obj.ty.runtime if isinstance(obj.ty, RecordType) else None
+        if record is not None:
+            # A variable of a record type holds that record, or null, or an unknown.
+            def record_field(env: Env) -> Any:
+                o = sub(env)
+                if o.__class__ is record:
+                    return getattr(o, name)
+                return get_field(o, name)
+
+            return record_field
 
         def field(env: Env) -> Any:
             o = sub(env)
@@ -552,6 +562,28 @@ class _ExprCompiler:
 
                 return in_const
         right = self.expr(right_node, scope)
+        if op in ("in", "not in") and isinstance(right_node.ty, SetType):
+            negate = op == "not in"
+
+            def in_set(env: Env) -> Any:
+                a, s = left(env), right(env)
+                if a.__class__ is str and s.__class__ is frozenset:
+                    return (a in s) is not negate
+                v = contains(s, a)
+                return (not v) if negate and v.__class__ is bool else v
+
+            return in_set
+        if op in ("==", "!=") and STR in (e.left.ty, right_node.ty):
+            same = op == "=="
+
+            def eq_text(env: Env) -> Any:
+                a, b = left(env), right(env)
+                if a.__class__ is str and b.__class__ is str:
+                    return (a == b) is same
+                v = equal(a, b)
+                return v if same or v.__class__ is Unknown else not v
+
+            return eq_text
         if op == "==":
             return lambda env: equal(left(env), right(env))
         if op == "!=":
@@ -681,12 +713,31 @@ class _ExprCompiler:
         return aggregate
 
     def _Template(self, e: ast.Template, scope: dict[str, int]) -> Fn:
-        parts: list[str | Fn] = [p if isinstance(p, str) else self.expr(p, scope) for p in e.parts]
+        pieces: list[Fn] = [
+            _text(p) if isinstance(p, str) else _rendered(self.expr(p, scope)) for p in e.parts
+        ]
 
         def template(env: Env) -> str:
-            return "".join(p if isinstance(p, str) else render_value(p(env)) for p in parts)
+            return "".join([piece(env) for piece in pieces])
 
         return template
+
+
+def _resource_id(item: Any) -> str:
+    ident = getattr(item, "id", None)
+    return ident if ident.__class__ is str else resource_id(item)
+
+
+def _text(text: str) -> Fn:
+    return lambda env: text
+
+
+def _rendered(fn: Fn) -> Fn:
+    def rendered(env: Env) -> str:
+        v = fn(env)
+        return v if v.__class__ is str else render_value(v)
+
+    return rendered
 
 
 def _negate(v: Any) -> Any:

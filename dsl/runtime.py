@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from regie.dsl.builtins import EvalContext
 from regie.dsl.values import get_field, render_value
@@ -15,12 +15,13 @@ __all__ = ["Finding", "RunContext", "item_label", "resource_id"]
 Outcome = Literal["violation", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     """One failing (or undecidable) policy result, before waivers and enforcement are applied.
 
     ``target`` is the resource id, or ``name:key`` for a group; ``item`` names the
     nested item (a container, say) when the policy iterates inside a resource.
+    A tuple, not a dataclass: a large scan makes one per violation, and a frozen
+    dataclass costs several times more to build.
     """
 
     outcome: Outcome
@@ -29,10 +30,14 @@ class Finding:
     message: str
     evidence: Mapping[str, Any]
     reason: str | None = None
-    resource: Any = field(default=None, compare=False, repr=False)
+    resource: Any = None
 
     def key(self) -> tuple[str, str | None, str]:
         return (self.target, self.item, self.outcome)
+
+    def same(self, other: Finding) -> bool:
+        """Equal in everything but the resource object (which is compared by identity)."""
+        return self[:6] == other[:6] and self.resource is other.resource
 
 
 @dataclass(slots=True)

@@ -9,7 +9,9 @@ the policy says) → waivers applied.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +205,41 @@ def evaluate(
     globals_["today"] = today.isoformat()
     eval_ctx = EvalContext(today)
     wanted = set(only) if only is not None else None
+    with gc_paused():
+        return _evaluate(
+            policy_set, inventory, globals_, eval_ctx, context, today, waivers, wanted, params, progress
+        )
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector.
+
+    Evaluation and fact loading allocate many small objects and create no cycles; the
+    collector would walk the whole inventory again and again for nothing (it costs a
+    third of the time of a large evaluation).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _evaluate(
+    policy_set: PolicySet,
+    inventory: Inventory,
+    globals_: dict[str, Any],
+    eval_ctx: EvalContext,
+    context: str | None,
+    today: dt.date,
+    waivers: Iterable[Waiver],
+    wanted: set[str] | None,
+    params: Mapping[str, Mapping[str, Any]] | None,
+    progress: Callable[[str], None] | None,
+) -> Evaluation:
     violations: list[Violation] = []
     errors: list[EvaluationError] = []
     ran = 0
@@ -234,6 +271,9 @@ def to_violations(policy: CheckedPolicy, findings: Iterable[Finding], context: s
     """
     meta = policy.meta
     enforcement = meta.enforcement(context)
+    pid, title, requirements, citation = policy.id, meta.title, meta.requirements, meta.source
+    severity, basis, titles = meta.severity, meta.basis, meta.titles
+    make = Violation._make  # positional and built in C: this loop runs once per finding
     out = []
     for f in findings:
         outcome = f.outcome
@@ -245,26 +285,35 @@ def to_violations(policy: CheckedPolicy, findings: Iterable[Finding], context: s
                 outcome = "violation"
             elif level == "deny":
                 level = "warn"
-        r = f.resource if isinstance(f.resource, Resource) else None
+        r = f.resource
+        if r.__class__ is Resource:
+            address, source, service = r.address, r.source, r.service
+            if service.__class__ is not str:
+                service = None
+        else:
+            address = source = service = None
         out.append(
-            Violation(
-                policy=policy.id,
-                title=meta.title,
-                titles=meta.titles,
-                requirements=meta.requirements,
-                citation=meta.source,
-                severity=meta.severity,
-                enforcement=level,
-                outcome=outcome,
-                resource=f.target,
-                item=f.item,
-                message=f.message,
-                evidence=f.evidence,
-                reason=f.reason,
-                address=r.address if r is not None else None,
-                source=r.source if r is not None else None,
-                service=r.service if r is not None and isinstance(r.service, str) else None,
-                basis=meta.basis,
+            make(
+                (
+                    pid,
+                    title,
+                    requirements,
+                    citation,
+                    severity,
+                    level,
+                    outcome,
+                    f.target,
+                    f.item,
+                    f.message,
+                    f.evidence,
+                    f.reason,
+                    address,
+                    source,
+                    service,
+                    basis,
+                    None,
+                    titles,
+                )
             )
         )
     return out

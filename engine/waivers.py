@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from regie.dsl.builtins import compile_regex, glob_to_regex
@@ -139,7 +139,7 @@ def apply_waivers(
             if w.matches(v):
                 counts[w.id] += 1
                 if not w.expired(today):
-                    v = replace(v, waiver=WaiverRef(w.id, w.reason, w.approved_by, w.expires.isoformat()))
+                    v = v._replace(waiver=WaiverRef(w.id, w.reason, w.approved_by, w.expires.isoformat()))
                     break
         out.append(v)
     return out, [WaiverStatus(w, counts[w.id], w.expired(today)) for w in waivers]
