@@ -78,18 +78,27 @@ class Catalogs:
         default_factory=lambda: {name: {} for name in CATALOG_TYPES}
     )
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
+    _globals: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def merge(self, name: str, entries: Mapping[str, dict[str, Any]], origin: str) -> None:
+        self._globals = None
         target = self.entries[name]
         for key, entry in entries.items():
             target[key] = entry
             self.origins[(name, key)] = origin
 
     def globals(self) -> dict[str, Any]:
-        """Values for the policy language: each catalogue by name, and ``eu``, the EU member states."""
-        out: dict[str, Any] = {name: entries for name, entries in self.entries.items()}
-        out["eu"] = frozenset(code for code, c in self.entries["countries"].items() if c.get("eu") is True)
-        return out
+        """Values for the policy language: each catalogue by name, and ``eu``, the EU member states.
+
+        A fresh dict each time (callers add ``resources``), over entries computed once.
+        """
+        if self._globals is None:
+            values: dict[str, Any] = dict(self.entries)
+            values["eu"] = frozenset(
+                code for code, c in self.entries["countries"].items() if c.get("eu") is True
+            )
+            self._globals = values
+        return dict(self._globals)
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, dict[str, Any]]]) -> Catalogs:
         copy = Catalogs({name: dict(entries) for name, entries in self.entries.items()}, dict(self.origins))

@@ -1,0 +1,201 @@
+"""Evaluation: enforcement per context, unknown modes, parameters, the kind index, isolation of failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from regie.dsl.build import parse_module
+from regie.dsl.diagnostics import render_all
+from regie.dsl.source import Source
+from regie.engine.evaluate import PolicySet, evaluate
+from regie.engine.facts import Inventory, resources_from_records
+from regie.loading import InputError, load_catalogs, load_config
+
+TODAY = dt.date(2026, 11, 29)
+
+
+def policy_set(text: str, params: dict[str, object] | None = None) -> PolicySet:
+    module = parse_module(Source("t.regie", text))
+    assert not isinstance(module, list), render_all(module)
+    result = PolicySet.build([module], params={k: (v, "test") for k, v in (params or {}).items()})
+    assert not isinstance(result, list), render_all(result)
+    return result
+
+
+def run(ps: PolicySet, records: list[dict[str, object]], context: str | None = None):  # type: ignore[no-untyped-def]
+    inventory = Inventory(resources_from_records(records, "facts"))
+    return evaluate(ps, inventory, load_catalogs(), context=context, today=TODAY)
+
+
+LOCATION = """
+policy t.location {
+  title "EU only"
+  source "test"
+  enforce deny
+  enforce.audit advisory
+  UNKNOWN
+  for r in resources
+  where r.region != null
+  require r.country in eu
+}
+"""
+
+
+@pytest.mark.parametrize(("context", "level"), [(None, "deny"), ("ci", "deny"), ("audit", "advisory")])
+def test_enforcement_follows_the_context(context: str | None, level: str) -> None:
+    ps = policy_set(LOCATION.replace("UNKNOWN", ""))
+    result = run(ps, [{"id": "a", "region": "us-east-1", "country": "US"}], context)
+    assert [v.enforcement for v in result.violations] == [level]
+    assert bool(result.blocking) is (level == "deny")
+
+
+UNDECIDED = [
+    {"id": "a", "region": {"unknown": "known after apply"}, "country": {"unknown": "known after apply"}}
+]
+
+
+def test_unknown_is_reported_at_most_as_warning_by_default() -> None:
+    ps = policy_set(LOCATION.replace("UNKNOWN", ""))
+    (v,) = run(ps, UNDECIDED).violations
+    assert (v.outcome, v.enforcement, v.reason) == ("unknown", "warn", "known after apply")
+    assert not v.blocking
+
+
+def test_unknown_violation_fails_closed() -> None:
+    ps = policy_set(LOCATION.replace("UNKNOWN", "unknown violation"))
+    (v,) = run(ps, UNDECIDED).violations
+    assert (v.outcome, v.enforcement) == ("violation", "deny")
+    assert v.blocking
+
+
+def test_unknown_pass_must_be_said_and_drops_the_finding() -> None:
+    ps = policy_set(LOCATION.replace("UNKNOWN", "unknown pass"))
+    assert run(ps, UNDECIDED).violations == []
+
+
+def test_violation_carries_policy_metadata_and_resource_facts() -> None:
+    ps = policy_set("""
+policy t.meta {
+  title "Titel"
+  title.en "Title"
+  source "Document, section 3"
+  requirement "CLOUD-01", "CSBN-02"
+  severity critical
+  enforce deny
+  basis inferred
+  for r in resources
+  require r.vital != true
+  message "vital: {r.service}"
+}
+""")
+    records = [
+        {"id": "a", "vital": True, "service": "pay", "address": "aws_s3_bucket.a", "source": "state.json"}
+    ]
+    (v,) = run(ps, records).violations
+    assert v.to_dict() == {
+        "policy": "t.meta",
+        "title": "Titel",
+        "titles": {"en": "Title"},
+        "requirements": ["CLOUD-01", "CSBN-02"],
+        "source": "Document, section 3",
+        "basis": "inferred",
+        "severity": "critical",
+        "enforcement": "deny",
+        "outcome": "violation",
+        "resource": "a",
+        "item": None,
+        "address": "aws_s3_bucket.a",
+        "origin": "state.json",
+        "service": "pay",
+        "message": "vital: pay",
+        "reason": None,
+        "evidence": {"r.vital": True},
+        "waived": False,
+        "waiver": None,
+    }
+
+
+def test_parameter_overrides_are_typed_and_named() -> None:
+    text = """
+policy t.p {
+  title "t"
+  source "s"
+  param limit: int = 3
+  for r in resources
+  require len(r.labels) <= limit
+}
+"""
+    ps = policy_set(text, {"t.p.limit": 1})
+    assert [v.resource for v in run(ps, [{"id": "a", "labels": {"x": "1", "y": "2"}}]).violations] == ["a"]
+    module = parse_module(Source("t.regie", text))
+    assert not isinstance(module, list)
+    for params, code in (
+        ({"t.p.limit": "many"}, "REG-T007"),
+        ({"t.p.limt": 1}, "REG-T008"),
+        ({"t.q.limit": 1}, "REG-T008"),
+    ):
+        result = PolicySet.build([module], params={k: (v, "regie.toml") for k, v in params.items()})
+        assert isinstance(result, list)
+        assert [d.code for d in result] == [code]
+    result = PolicySet.build([module], params={"t.p.limt": (1, "regie.toml")})
+    assert isinstance(result, list) and result[0].help == "did you mean `limit`?"
+
+
+def test_kind_index_only_changes_which_resources_are_tried() -> None:
+    ps = policy_set("""
+policy t.k {
+  title "t"
+  source "s"
+  for r in resources
+  where r.kind == "storage" and r.type in {"b1", "b2"}
+  require false
+}
+""")
+    assert ps.policies[0].checked.selector.kinds == frozenset({"storage"})
+    records = [
+        {"id": "a", "kind": "storage", "type": "b1"},
+        {"id": "b", "kind": "compute", "type": "b1"},
+        {"id": "c", "kind": "storage", "type": "b2"},
+        {"id": "d", "kind": "storage", "type": "x"},
+    ]
+    assert [v.resource for v in run(ps, records).violations] == ["a", "c"]
+
+
+def test_one_failing_policy_does_not_stop_the_others() -> None:
+    ps = policy_set("""
+policy t.a { title "a" source "s" for r in resources require false }
+policy t.b { title "b" source "s" for r in resources require false }
+""")
+
+    def broken(*args: object) -> list[object]:
+        raise RuntimeError("boom")
+
+    ps.policies[0].compiled.run = broken  # type: ignore[method-assign]
+    result = run(ps, [{"id": "x"}])
+    assert [(e.policy, e.message) for e in result.errors] == [("t.a", "RuntimeError: boom")]
+    assert [v.policy for v in result.violations] == ["t.b"]
+
+
+def test_config_file_sets_parameters_in_both_forms(tmp_path: Path) -> None:
+    config = tmp_path / "regie.toml"
+    config.write_text('[params]\n"t.p.limit" = 5\n[params."t.q"]\nnames = ["a"]\n', encoding="utf-8")
+    loaded = load_config(str(config))
+    assert loaded.params(["t.p", "t.q"]) == {
+        "t.p.limit": (5, f"{config}: params.t.p.limit"),
+        "t.q.names": (["a"], f"{config}: params.t.q.names"),
+    }
+
+
+def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "regie.toml"
+    config.write_text("[params\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_config(str(config))
+    assert err.value.where == str(config) and "invalid TOML" in err.value.message
+    config.write_text("[parms]\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        load_config(str(config))
+    assert "unknown section" in err.value.message
