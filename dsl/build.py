@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from lark import Token, Transformer, Tree
 from lark.exceptions import VisitError
 from lark.tree import Meta as LarkMeta
+
 from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.parse import ParseTree, parse_tree

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import re2
+
 from regie.dsl.types import ANY, BOOL, ERROR, FLOAT, INT, STR, ListType, MapType, SetType, Type, assignable
 from regie.dsl.values import Unknown, render_value
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.source import Source, Span
 
