@@ -172,8 +172,10 @@ class _Builder(Transformer[Token, Any]):
     rule_meta_number = rule_meta_name
 
     def rule_param(self, children: list[Any], meta: LarkMeta) -> ast.Param:
-        name, type_, default = children
-        return ast.Param(name=str(name), type=type_, default=default, span=self._span(meta))
+        name, type_, *default = children  # `("=" expr)?` leaves no placeholder when absent
+        return ast.Param(
+            name=str(name), type=type_, default=default[0] if default else None, span=self._span(meta)
+        )
 
     def rule_type(self, children: list[Any], meta: LarkMeta) -> ast.TypeExpr:
         name, *args = children
