@@ -15,7 +15,7 @@ from lark.tree import Meta as LarkMeta
 
 from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic
-from regie.dsl.parse import ParseTree, parse_tree
+from regie.dsl.parse import ParseTree, parse_tree, string_regex
 from regie.dsl.source import Source, Span
 
 __all__ = ["BuildError", "build_expr", "build_module", "parse_expr", "parse_module"]
@@ -88,16 +88,15 @@ def _run(builder: _Builder, tree: ParseTree | Token) -> Any:
 
 
 def _comments(text: str) -> list[re.Match[str]]:
-    """Comments outside string literals."""
+    """Comments outside string literals (strings are skipped with the lexer's own pattern)."""
     out = []
+    strings = string_regex()
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
         if ch == '"':
-            i += 1
-            while i < n and text[i] != '"' and text[i] != "\n":
-                i += 2 if text[i] == "\\" else 1
-            i += 1
+            m = strings.match(text, i)
+            i = m.end() if m is not None else i + 1
         elif ch == "#":
             m = _COMMENT.match(text, i)
             assert m is not None

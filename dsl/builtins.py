@@ -147,7 +147,10 @@ def compile_regex(pattern: str) -> Any:
     try:
         return re2.compile(pattern, options)
     except re2.error as err:
-        raise ValueError(str(err) or "invalid regular expression") from None
+        reason = err.args[0] if err.args else ""
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise ValueError(str(reason) or "invalid regular expression") from None
 
 
 def glob_to_regex(pattern: str) -> str:

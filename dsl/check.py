@@ -166,6 +166,8 @@ class _Checker:
         self.diags: list[Diagnostic] = []
         self.param_types: dict[str, Type] = {}
         self.root = ""
+        #: Names that ended at `group by`, and the name of the members list that replaced them.
+        self.ended: dict[str, str] = {}
 
     def error(self, code: str, message: str, span: Span, help: str | None = None) -> Type:
         self.diags.append(Diagnostic(code, message, span, help=help))
@@ -196,25 +198,26 @@ class _Checker:
                 help="choose another name",
             )
         default = p.default
-        if default is not None:
-            const_scope: dict[str, Type] = {}
-            default = self.expr(default, const_scope)
-            if not assignable(default.ty or ERROR, declared) or not _is_constant(default):
-                if not _is_constant(default):
-                    self.error(
-                        "REG-T007",
-                        "a parameter default must be a constant",
-                        default.span,
-                        help="use literals: numbers, strings, lists, sets and maps of them",
-                    )
-                else:
-                    self.error(
-                        "REG-T007",
-                        f"default of `{p.name}` is `{default.ty}`, expected `{declared}`",
-                        default.span,
-                    )
+        if default is not None and not _is_constant(default):
+            self.error(
+                "REG-T007",
+                "a parameter default must be a constant",
+                default.span,
+                help="use literals: numbers, strings, lists, sets and maps of them",
+            )
+            default = None
+        elif default is not None:
             if isinstance(default, ast.MapLit) and not default.entries and isinstance(declared, SetType):
-                default = ast.SetLit(items=(), span=default.span, ty=declared)
+                default = ast.SetLit(items=(), span=default.span)  # `{}` is also the empty set
+            default = self.expr(default, {})
+            if isinstance(default, ast.ListLit | ast.SetLit) and not default.items:
+                default = dataclasses.replace(default, ty=declared)
+            if not assignable(default.ty or ERROR, declared):
+                self.error(
+                    "REG-T007",
+                    f"default of `{p.name}` is `{default.ty}`, expected `{declared}`",
+                    default.span,
+                )
         self.param_types[p.name] = declared
         scope[p.name] = declared
         return dataclasses.replace(p, default=default)
@@ -264,6 +267,7 @@ class _Checker:
                 item_type = scope.get(item_var, ERROR) if item_var else ERROR
                 for name in local:  # per-item names end where the groups begin
                     scope.pop(name, None)
+                    self.ended[name] = step.members
                 local = []
                 self.bind(step.name, key.ty or ERROR, scope, local, step.span)
                 self.bind(step.members, ListType(item_type), scope, local, step.span)
@@ -355,6 +359,17 @@ class _Checker:
     def _Ref(self, e: ast.Ref, scope: Mapping[str, Type]) -> ast.Expr:
         ty = scope.get(e.name)
         if ty is None:
+            if e.name in self.ended:
+                members = self.ended[e.name]
+                return self._typed(
+                    e,
+                    self.error(
+                        "REG-T001",
+                        f"`{e.name}` is a per-item name, and those end at `group by`",
+                        e.span,
+                        help=f"after grouping, walk the group's members: `any(x in {members}: …)`",
+                    ),
+                )
             hint = did_you_mean(e.name, list(scope))
             if hint is None and e.name in BUILTINS:
                 hint = f"`{e.name}` is a function: call it as `{e.name}(…)`"
@@ -543,11 +558,31 @@ class _Checker:
                         "REG-T006",
                         f"invalid {'glob' if e.name == 'glob' else 'regular expression'}: {err}",
                         arg.span,
-                        help="patterns use RE2 syntax (no backreferences or lookaround)",
+                        help="globs know `*`, `?` and `[…]`"
+                        if e.name == "glob"
+                        else "patterns use RE2 syntax (no backreferences or lookaround)",
                     )
         return self._typed(e, rule, args=args)
 
     def _Aggregate(self, e: ast.Aggregate, scope: Mapping[str, Type]) -> ast.Expr:
+        if e.func not in ast.AGGREGATES:
+            # `f(x in xs: …)` parses for any name; only aggregates bind a variable.
+            name_span = Span(e.span.source, e.span.start, e.span.start + len(e.func))
+            if e.func in BUILTINS:
+                result = self.error(
+                    "REG-T004",
+                    f"`{e.func}` does not bind a variable",
+                    e.span,
+                    help=BUILTINS[e.func].signature,
+                )
+            else:
+                result = self.error(
+                    "REG-T005",
+                    f"unknown function `{e.func}`",
+                    name_span,
+                    help=did_you_mean(e.func, sorted(ast.AGGREGATES)),
+                )
+            return self._typed(e, result)
         coll = self.expr(e.collection, scope)
         elem = element_type(coll.ty or ERROR)
         if elem is None:

@@ -26,6 +26,7 @@ from regie.dsl.interp import (
     hashable_key,
     message_for_unknown,
     render_template,
+    undecided,
     unknown_reason,
     unwrap_key,
 )
@@ -352,7 +353,7 @@ class CompiledPolicy:
     def _unknown_message(self, position: int, env: Env, reason: str) -> str:
         fn = self._unknown_messages.get(position)
         if fn is not None:
-            return f"{fn(env)} (undecided: {reason})"
+            return undecided(fn(env), reason)
         step = self.steps[position]
         if isinstance(step, ast.ForEach):
             return f"{self.checked.meta.title}: cannot iterate `{step.source.span.snippet()}`: {reason}"

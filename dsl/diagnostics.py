@@ -69,16 +69,19 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 def render(diag: Diagnostic) -> str:
     """``file:line:col: error[CODE]: message``, the line, a caret under the span, and the help."""
     span = diag.span
-    head = f"{span.location()}: {diag.severity}[{diag.code}]: {diag.message}"
-    if not span.source.text:
+    if not span.source.text:  # a command-line option or a configuration key: no line to show
+        head = f"{span.source.name}: {diag.severity}[{diag.code}]: {diag.message}"
         return head + (f"\n  = help: {diag.help}" if diag.help else "")
+    head = f"{span.location()}: {diag.severity}[{diag.code}]: {diag.message}"
     line, col = span.source.position(span.start)
     text = span.source.line_text(line)
     end_line, end_col = span.source.position(max(span.end - 1, span.start))
     width = (end_col - col + 1) if end_line == line and span.end > span.start else 1
     width = max(1, min(width, len(text) - col + 1))
     gutter = " " * len(str(line))
-    out = [head, f"{gutter} |", f"{line} | {text}", f"{gutter} | {' ' * (col - 1)}{'^' * width}"]
+    # Keep the line's tabs in the padding, so the caret lands under the text however tabs render.
+    pad = "".join(ch if ch == "\t" else " " for ch in text[: col - 1])
+    out = [head, f"{gutter} |", f"{line} | {text}", f"{gutter} | {pad}{'^' * width}"]
     if diag.help:
         out.append(f"{gutter} = help: {diag.help}")
     return "\n".join(out)

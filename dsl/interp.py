@@ -347,12 +347,17 @@ def unknown_message(
 ) -> str:
     template = message_for_unknown(policy, position)
     if template is not None:
-        return f"{render_template(template, value_of)} (undecided: {reason})"
+        return undecided(render_template(template, value_of), reason)
     clause = policy.policy.steps[position]
     assert isinstance(clause, ast.Require | ast.Where | ast.ForEach)
     if isinstance(clause, ast.ForEach):
         return f"{policy.meta.title}: cannot iterate `{clause.source.span.snippet()}`: {reason}"
     return default_message(policy, clause, reason)
+
+
+def undecided(text: str, reason: str) -> str:
+    """A message for an undecided result: the reason is added unless the message already shows it."""
+    return text if f"(unknown: {reason})" in text else f"{text} (undecided: {reason})"
 
 
 def unknown_reason(value: Any) -> str:

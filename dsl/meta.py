@@ -135,7 +135,7 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
             diags.append(Diagnostic("REG-P003", f"unknown metadata key `{m.key}`", m.span, help=hint))
 
     for required in ("title", "source"):
-        if required not in values:
+        if required not in values and required not in seen:
             diags.append(
                 Diagnostic(
                     "REG-P003",

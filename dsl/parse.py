@@ -6,7 +6,9 @@ This is the only module that imports Lark. The tree never leaves ``regie.dsl``:
 
 from __future__ import annotations
 
+import difflib
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, Unexpec
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.source import Source, Span
 
-__all__ = ["ParseTree", "parse_tree"]
+__all__ = ["ParseTree", "parse_tree", "string_regex"]
 
 ParseTree = Tree[Token]
 
@@ -47,8 +49,15 @@ def _parser() -> Lark:
         start=["start", "expr"],
         propagate_positions=True,
         maybe_placeholders=True,
-        cache=False,
+        cache=True,  # Lark keys its cache file by the grammar's hash, in the temp dir
     )
+
+
+@functools.cache
+def string_regex() -> re.Pattern[str]:
+    """The grammar's own STRING terminal, for scanners that must skip strings exactly as the lexer does."""
+    pattern: Any = _parser().get_terminal("STRING").pattern
+    return re.compile(pattern.to_regexp())
 
 
 def parse_tree(source: Source, *, start: str = "start", text: str | None = None) -> ParseTree | Diagnostic:
@@ -103,6 +112,8 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
     if isinstance(err, UnexpectedCharacters):
         char = source.text[pos] if pos < len(source.text) else ""
         help_ = "strings are written in double quotes" if char == "'" else None
+        if char == '"':
+            help_ = "this string is not closed before the end of the line"
         if char in "&|!":
             help_ = (
                 "use `and`, `or` and `not`" if char != "!" or source.text[pos + 1 : pos + 2] != "=" else None
@@ -120,9 +131,17 @@ def _syntax_error(source: Source, err: UnexpectedInput) -> Diagnostic:
     return Diagnostic("REG-P001", "syntax error", Span(source, pos, pos + 1))
 
 
+_STEP_KEYWORDS = ("where", "let", "for", "group", "require", "message")
+
+
 def _hint(token: Token, expected: set[str] | frozenset[str]) -> str | None:
-    if token.type == "NAME" and "REQUIRE" in expected and token.value not in ("require",):
+    if token.type == "NAME" and "REQUIRE" in expected:
+        close = difflib.get_close_matches(str(token.value), _STEP_KEYWORDS, n=1, cutoff=0.6)
+        if close:
+            return f"did you mean `{close[0]}`?"
         return "a policy ends with one or more `require` clauses and an optional `message`"
+    if "FOR" in expected and "PARAM" in expected:
+        return "metadata lines are `key value`; the steps start with `for r in resources`"
     if token.value == "=" and "COMP_OP" in expected:
         return "compare with `==`"
     if token.value in ("&&", "||", "!"):

@@ -166,6 +166,13 @@ def _freeze(value: Any, ty: Any = None) -> Any:
 
 
 def _describe(value: Any) -> str:
+    """A configured value as policy syntax would write it."""
+    if isinstance(value, str):
+        return '`"' + value.replace('"', '\\"') + '"`'
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if value is None:
+        return "`null`"
     return f"`{value!r}`"
 
 

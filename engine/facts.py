@@ -145,6 +145,8 @@ def truthy_label(value: Any) -> bool | None:
     """
     if isinstance(value, bool):
         return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str):
         v = value.strip().lower()
         if v in ("true", "yes", "1", "ja"):
@@ -221,6 +223,13 @@ def resources_from_records(records: Any, where: str) -> list[Resource]:
     if isinstance(records, Mapping) and "resources" in records:
         records = records["resources"]
         where = f"{where}: resources"
+    elif isinstance(records, Mapping):
+        import difflib
+
+        keys = [str(k) for k in records]
+        close = difflib.get_close_matches("resources", keys, n=1)
+        hint = f"; did you mean `resources` for `{close[0]}`?" if close else ""
+        raise FactError(where, f"expected a list of resources, or a map with a `resources` list{hint}")
     if not isinstance(records, list):
         raise FactError(where, f"expected a list of resources, got {_kind(records)}")
     out = []

@@ -8,6 +8,7 @@ exceptions are seen and cleaned up.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,10 @@ def waivers_from_records(data: Any, where: str) -> list[Waiver]:
             raise WaiverError(at, "a waiver is a map")
         unknown = set(record) - _FIELDS
         if unknown:
+            field = sorted(unknown)[0]
+            close = difflib.get_close_matches(str(field), sorted(_FIELDS), n=1)
+            if close:
+                raise WaiverError(f"{at}.{field}", f"unknown field (did you mean `{close[0]}`?)")
             raise WaiverError(
                 f"{at}.{sorted(unknown)[0]}", f"unknown field; waivers have {', '.join(sorted(_FIELDS))}"
             )
@@ -109,9 +114,9 @@ def waivers_from_records(data: Any, where: str) -> list[Waiver]:
         if ident in ids:
             raise WaiverError(f"{at}.id", f"duplicate waiver id `{ident}`")
         ids.add(ident)
-        for key in ("policy", "resource", "reason", "approved_by"):
-            if not isinstance(record[key], str):
-                raise WaiverError(f"{at}.{key}", "expected a string")
+        for key in ("policy", "resource", "reason", "approved_by", "service", "id"):
+            if key in record and record[key] is not None and not isinstance(record[key], str):
+                raise WaiverError(f"{at}.{key}", f"expected a string, got {record[key]!r}")
         out.append(
             Waiver(
                 id=ident,

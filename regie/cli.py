@@ -72,6 +72,10 @@ class Context(StrEnum):
     audit = "audit"
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]regie: error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -117,20 +121,25 @@ def _policy_set(paths: Sequence[str], config: Config, params: Sequence[str]) -> 
     for text in params:
         key, value = parse_param(text)
         values[key] = (value, f"--param {text}")
-    if diags:
-        _print_diagnostics(diags)
-        raise typer.Exit(2)
+    # Files that parsed are still checked, so one syntax error does not hide the others' mistakes.
     result = PolicySet.build(modules, params=values)
     if isinstance(result, list):
-        _print_diagnostics(result)
+        diags = [*diags, *result]
+    if diags:
+        _print_diagnostics(sorted(diags, key=Diagnostic.sort_key))
         raise typer.Exit(2)
+    assert not isinstance(result, list)
     return result
 
 
-PathsArg = Annotated[list[str], typer.Argument(help="Policy files, or folders searched for *.regie files.")]
+PathsArg = Annotated[
+    list[str], typer.Argument(metavar="PATHS", help="Policy files, or folders searched for *.regie files.")
+]
 PoliciesOpt = Annotated[
     list[str] | None,
-    typer.Option("--policies", "-p", help="Policy files or folders (default: the built-in library)."),
+    typer.Option(
+        "--policies", "-p", metavar="PATH", help="Policy files or folders (default: the built-in library)."
+    ),
 ]
 CatalogOpt = Annotated[
     list[str] | None,
@@ -140,14 +149,22 @@ CatalogOpt = Annotated[
 ]
 ParamOpt = Annotated[
     list[str] | None,
-    typer.Option("--param", help="Set a parameter: policy.id.name=value (value in policy syntax, or text)."),
+    typer.Option(
+        "--param",
+        metavar="ID.NAME=VALUE",
+        help="Set a parameter: policy.id.name=value (value in policy syntax, or text).",
+    ),
 ]
 ConfigOpt = Annotated[
-    str | None, typer.Option("--config", help="Configuration file (default: ./regie.toml).")
+    str | None, typer.Option("--config", metavar="FILE", help="Configuration file (default: ./regie.toml).")
 ]
 TodayOpt = Annotated[
     str | None,
-    typer.Option("--today", help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers."),
+    typer.Option(
+        "--today",
+        metavar="YYYY-MM-DD",
+        help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers.",
+    ),
 ]
 
 
@@ -205,8 +222,8 @@ def check(paths: PathsArg) -> None:
         fail(f"no .regie files in {', '.join(paths)}")
     policy_set = _policy_set(paths, Config(), [])
     out.print(
-        f"{len(files)} file{'s' if len(files) != 1 else ''}: {len(policy_set.policies)} policies and "
-        f"{len(policy_set.tests)} tests check"
+        f"{_count(len(files), 'file')}: {_count(len(policy_set.policies), 'policy', 'policies')} and "
+        f"{_count(len(policy_set.tests), 'test')} check"
     )
 
 
@@ -269,9 +286,12 @@ def fmt(
 def test(
     paths: PathsArg,
     junit: Annotated[
-        str | None, typer.Option("--junit", help="Also write a JUnit XML report to this file.")
+        str | None,
+        typer.Option("--junit", metavar="FILE", help="Also write a JUnit XML report to this file."),
     ] = None,
-    match: Annotated[str | None, typer.Option("-k", help="Only tests whose name contains this text.")] = None,
+    match: Annotated[
+        str | None, typer.Option("-k", metavar="TEXT", help="Only tests whose name contains this text.")
+    ] = None,
     catalog: CatalogOpt = None,
     today: TodayOpt = None,
     verbose: Annotated[
@@ -299,7 +319,7 @@ def test(
     seconds = time.perf_counter() - started
     out.print(
         f"{len(results) - len(failed)} passed, {len(failed)} failed in {seconds:.2f}s "
-        f"({len(policy_set.policies)} policies)"
+        f"({_count(len(policy_set.policies), 'policy', 'policies')})"
     )
     if not results:
         out.print("no tests found")
@@ -311,7 +331,10 @@ def test(
 @_guard
 def eval_(
     facts: Annotated[
-        str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML list of resources), - for stdin.")
+        str,
+        typer.Option(
+            "--facts", "-f", metavar="FILE", help="Facts file (JSON or YAML list of resources), - for stdin."
+        ),
     ],
     policies: PoliciesOpt = None,
     fmt_: Annotated[
@@ -320,12 +343,16 @@ def eval_(
     context: Annotated[
         Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")
     ] = None,
-    waivers: Annotated[str | None, typer.Option("--waivers", help="Waivers file (YAML).")] = None,
+    waivers: Annotated[
+        str | None, typer.Option("--waivers", metavar="FILE", help="Waivers file (YAML).")
+    ] = None,
     catalog: CatalogOpt = None,
     param: ParamOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
-    only: Annotated[list[str] | None, typer.Option("--policy", help="Only these policy ids.")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--policy", metavar="ID", help="Only these policy ids.")
+    ] = None,
 ) -> None:
     """Evaluate policies against a facts file and report the violations.
 
@@ -369,9 +396,13 @@ def eval_(
 @app.command(name="explain")
 @_guard
 def explain_(
-    policy: Annotated[str, typer.Argument(help="The policy id.")],
-    resource: Annotated[str, typer.Argument(help="The resource id (or `name:key` for a group).")],
-    facts: Annotated[str, typer.Option("--facts", "-f", help="Facts file (JSON or YAML), - for stdin.")],
+    policy: Annotated[str, typer.Argument(metavar="POLICY", help="The policy id.")],
+    resource: Annotated[
+        str, typer.Argument(metavar="RESOURCE", help="The resource id (or `name:key` for a group).")
+    ],
+    facts: Annotated[
+        str, typer.Option("--facts", "-f", metavar="FILE", help="Facts file (JSON or YAML), - for stdin.")
+    ],
     policies: PoliciesOpt = None,
     fmt_: Annotated[
         Format, typer.Option("--format", help="table for people, json for machines.")

@@ -149,6 +149,7 @@ def parse_data(raw: bytes, name: str) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark is not None else name
         problem = getattr(err, "problem", None) or str(err)
+        problem = " ".join(str(problem).split())  # one line, whatever the YAML library says
         raise InputError(where, f"invalid YAML: {problem}") from None
     if not docs:
         raise InputError(name, "the file is empty")
