@@ -190,7 +190,8 @@ RECORDS_ERRORS: list[tuple[str, Any, str, str]] = [
         "a map without resources",
         {"resource": []},
         "facts.yaml",
-        "expected a list of resources, or a map with a `resources` list; did you mean `resources` for `resource`?",
+        "expected a list of resources, or a map with a `resources` list; "
+        "did you mean `resources` for `resource`?",
     ),
     (
         "resources that are a map",
