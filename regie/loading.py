@@ -7,6 +7,7 @@ or the field.
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import tomllib
@@ -173,9 +174,10 @@ def load_facts(path: str, *, stdin: bytes | None = None) -> list[Resource]:
 def load_catalogs(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> Catalogs:
     """The built-in catalogues, then each extra file or folder of ``*.yaml`` in order."""
     catalogs = Catalogs()
-    sources: list[Path] = []
     if builtin:
-        sources.extend(sorted(BUILTIN_CATALOG.glob("*.yaml")))
+        for name, entries, origin in _builtin_catalogs():
+            catalogs.merge(name, entries, origin)
+    sources: list[Path] = []
     for raw in extra:
         path = Path(raw)
         if path.is_dir():
@@ -192,6 +194,19 @@ def load_catalogs(extra: Iterable[str | Path] = (), *, builtin: bool = True) -> 
             raise InputError(err.where, err.message) from None
         catalogs.merge(name, entries, str(path))
     return catalogs
+
+
+@functools.cache
+def _builtin_catalogs() -> tuple[tuple[str, dict[str, dict[str, Any]], str], ...]:
+    """The built-in catalogue files, read once per process (merging copies nothing but the maps)."""
+    out = []
+    for path in sorted(BUILTIN_CATALOG.glob("*.yaml")):
+        try:
+            name, entries = catalog_from_data(read_data(str(path)), str(path))
+        except CatalogError as err:
+            raise InputError(err.where, err.message) from None
+        out.append((name, entries, str(path)))
+    return tuple(out)
 
 
 def load_waivers(path: str | None) -> list[Waiver]:
