@@ -7,6 +7,7 @@ loudly instead of leaking a Lark ``Tree`` into the AST.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from lark import Token, Transformer, Tree
@@ -15,7 +16,7 @@ from lark.tree import Meta as LarkMeta
 
 from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic
-from regie.dsl.parse import ParseTree, parse_tree, string_regex
+from regie.dsl.parse import ParseTree, parse_tree, parse_with_comments
 from regie.dsl.source import Source, Span
 
 __all__ = ["BuildError", "build_expr", "build_module", "parse_expr", "parse_module"]
@@ -37,11 +38,11 @@ def parse_module(source: Source) -> ast.Module | list[Diagnostic]:
     >>> m.items[0].name
     't'
     """
-    tree = parse_tree(source)
+    tree, comments = parse_with_comments(source)
     if isinstance(tree, Diagnostic):
         return [tree]
     try:
-        module = build_module(tree, source)
+        module = build_module(tree, source, comments)
     except BuildError as err:
         return [err.diagnostic]
     return module
@@ -62,12 +63,15 @@ def parse_expr(source: Source) -> ast.Expr | list[Diagnostic]:
         return [err.diagnostic]
 
 
-def build_module(tree: ParseTree, source: Source) -> ast.Module:
+def build_module(tree: ParseTree, source: Source, comments: Sequence[Token] = ()) -> ast.Module:
     items = _run(_Builder(source, 0), tree)
-    comments = tuple(
-        ast.Comment(text=m.group(0), span=Span(source, m.start(), m.end())) for m in _comments(source.text)
+    return ast.Module(
+        items=tuple(items.children),
+        comments=tuple(
+            ast.Comment(text=str(t), span=Span(source, t.start_pos or 0, t.end_pos or 0)) for t in comments
+        ),
+        span=Span(source, 0, len(source.text)),
     )
-    return ast.Module(items=tuple(items.children), comments=comments, span=Span(source, 0, len(source.text)))
 
 
 def build_expr(tree: ParseTree | Token, source: Source, offset: int = 0) -> ast.Expr:
@@ -85,26 +89,6 @@ def _run(builder: _Builder, tree: ParseTree | Token) -> Any:
         if isinstance(err.orig_exc, BuildError):
             raise err.orig_exc from None
         raise
-
-
-def _comments(text: str) -> list[re.Match[str]]:
-    """Comments outside string literals (strings are skipped with the lexer's own pattern)."""
-    out = []
-    strings = string_regex()
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            m = strings.match(text, i)
-            i = m.end() if m is not None else i + 1
-        elif ch == "#":
-            m = _COMMENT.match(text, i)
-            assert m is not None
-            out.append(m)
-            i = m.end()
-        else:
-            i += 1
-    return out
 
 
 class _Builder(Transformer[Token, Any]):

@@ -569,20 +569,20 @@ class _Checker:
             # `f(x in xs: …)` parses for any name; only aggregates bind a variable.
             name_span = Span(e.span.source, e.span.start, e.span.start + len(e.func))
             if e.func in BUILTINS:
-                result = self.error(
+                misuse = self.error(
                     "REG-T004",
                     f"`{e.func}` does not bind a variable",
                     e.span,
                     help=BUILTINS[e.func].signature,
                 )
             else:
-                result = self.error(
+                misuse = self.error(
                     "REG-T005",
                     f"unknown function `{e.func}`",
                     name_span,
                     help=did_you_mean(e.func, sorted(ast.AGGREGATES)),
                 )
-            return self._typed(e, result)
+            return self._typed(e, misuse)
         coll = self.expr(e.collection, scope)
         elem = element_type(coll.ty or ERROR)
         if elem is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
-import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,11 @@ from lark import Lark, Token, Tree, UnexpectedCharacters, UnexpectedEOF, Unexpec
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.source import Source, Span
 
-__all__ = ["ParseTree", "parse_tree", "string_regex"]
+__all__ = ["ParseTree", "parse_tree", "parse_with_comments"]
+
+# The lexer hands every comment it skips to this list; one parse at a time fills it.
+_COMMENTS: list[Token] = []
+_LOCK = threading.Lock()
 
 ParseTree = Tree[Token]
 
@@ -30,6 +34,7 @@ _READABLE = {
     "INT": "an integer",
     "FLOAT": "a number",
     "NUMBER": "a number",
+    "MESSAGE": "a message in double quotes",
     "COMP_OP": "a comparison",
     "ADD_OP": "`+` or `-`",
     "MUL_OP": "`*`, `/` or `%`",
@@ -50,23 +55,27 @@ def _parser() -> Lark:
         propagate_positions=True,
         maybe_placeholders=True,
         cache=True,  # Lark keys its cache file by the grammar's hash, in the temp dir
+        lexer_callbacks={"COMMENT": _COMMENTS.append},
     )
-
-
-@functools.cache
-def string_regex() -> re.Pattern[str]:
-    """The grammar's own STRING terminal, for scanners that must skip strings exactly as the lexer does."""
-    pattern: Any = _parser().get_terminal("STRING").pattern
-    return re.compile(pattern.to_regexp())
 
 
 def parse_tree(source: Source, *, start: str = "start", text: str | None = None) -> ParseTree | Diagnostic:
     """Parse a whole file (``start``) or one expression (``expr``)."""
-    try:
-        tree: ParseTree = _parser().parse(source.text if text is None else text, start=start)
-    except UnexpectedInput as err:
-        return _syntax_error(source, err)
-    return tree
+    return parse_with_comments(source, start=start, text=text)[0]
+
+
+def parse_with_comments(
+    source: Source, *, start: str = "start", text: str | None = None
+) -> tuple[ParseTree | Diagnostic, list[Token]]:
+    """Parse, and collect the comments the lexer skipped (the formatter keeps them)."""
+    with _LOCK:
+        _COMMENTS.clear()
+        try:
+            tree: ParseTree = _parser().parse(source.text if text is None else text, start=start)
+        except UnexpectedInput as err:
+            return _syntax_error(source, err), []
+        comments = list(_COMMENTS)
+    return tree, comments
 
 
 def _describe_token(token: Token) -> str:
