@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import re2
 
 from regie.dsl.types import ANY, BOOL, ERROR, FLOAT, INT, STR, ListType, MapType, SetType, Type, assignable
-from regie.dsl.values import Unknown, render_value
+from regie.dsl.values import Unknown, group_key, render_value
 
 __all__ = ["BUILTINS", "Builtin", "EvalContext", "compile_regex", "glob_to_regex"]
 
@@ -129,7 +130,7 @@ def _prefix(method: str) -> Callable[..., Any]:
         if p.__class__ is Unknown:
             return p
         if s.__class__ is not str:
-            return None if s is None else False
+            return None
         if p.__class__ is str:
             return getattr(s, method)(p)
         if isinstance(p, list | frozenset | set):
@@ -154,12 +155,12 @@ def compile_regex(pattern: str) -> Any:
 
 
 def glob_to_regex(pattern: str) -> str:
-    """A glob (``*``, ``?``, ``[abc]``) as an anchored RE2 pattern.
+    """A glob (``*``, ``?``, ``[abc]``) as an anchored RE2 pattern; ``*`` also crosses line breaks.
 
     >>> glob_to_regex("ghcr.io/*")
-    '^ghcr\\\\.io/.*$'
+    '(?s)^ghcr\\\\.io\\\\/.*$'
     """
-    out = ["^"]
+    out = ["(?s)^"]
     i = 0
     while i < len(pattern):
         ch = pattern[i]
@@ -231,7 +232,10 @@ def _percent(ctx: EvalContext, x: Any) -> Any:
         return x
     if x.__class__ not in (int, float):
         return None
-    return f"{x * 100:.0f}%"
+    try:
+        return f"{math.floor(x * 100 + 0.5)}%"  # half up: 0.125 is 13%
+    except (OverflowError, ValueError):  # infinite, not a number, or too large for a float
+        return None
 
 
 def _known(ctx: EvalContext, x: Any) -> Any:
@@ -259,6 +263,8 @@ def _days_since(ctx: EvalContext, s: Any) -> Any:
 def _split(ctx: EvalContext, s: Any, sep: Any) -> Any:
     if s.__class__ is Unknown:
         return s
+    if sep.__class__ is Unknown:
+        return sep
     if s.__class__ is not str or sep.__class__ is not str or not sep:
         return None
     return s.split(sep)
@@ -267,6 +273,8 @@ def _split(ctx: EvalContext, s: Any, sep: Any) -> Any:
 def _join(ctx: EvalContext, xs: Any, sep: Any) -> Any:
     if xs.__class__ is Unknown:
         return xs
+    if sep.__class__ is Unknown:
+        return sep
     if not isinstance(xs, list | frozenset | set) or sep.__class__ is not str:
         return None
     items = [render_value(x) for x in xs]
@@ -280,11 +288,10 @@ def _distinct(ctx: EvalContext, xs: Any) -> Any:
         return xs
     if not isinstance(xs, list | frozenset | set):
         return None
-    seen: list[Any] = []
+    seen: dict[Any, Any] = {}
     for x in xs:
-        if x not in seen:
-            seen.append(x)
-    return seen
+        seen.setdefault(group_key(x), x)  # `true` and `1` stay apart
+    return list(seen.values())
 
 
 def _list_rule(args: Sequence[Type]) -> Type | str:

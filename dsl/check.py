@@ -453,6 +453,12 @@ class _Checker:
             result = ERROR
         elif e.op == "+" and lt == rt and (lt == STR or isinstance(lt, ListType)):
             result = lt
+        elif (
+            e.op == "+"
+            and ANY in (lt, rt)
+            and (STR in (lt, rt) or isinstance(lt, ListType) or isinstance(rt, ListType))
+        ):
+            result = ANY  # native data joined with text or a list: decided at run time
         elif is_numeric(lt) and is_numeric(rt):
             if ANY in (lt, rt):
                 result = ANY

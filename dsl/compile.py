@@ -23,12 +23,11 @@ from regie.dsl.interp import default_message as _default_message
 from regie.dsl.interp import (
     evidence_plan,
     group_target,
-    hashable_key,
     message_for_unknown,
+    plain_unknown_message,
     render_template,
     undecided,
     unknown_reason,
-    unwrap_key,
 )
 from regie.dsl.runtime import Finding, RunContext, item_label, resource_id
 from regie.dsl.types import STR, RecordType, SetType
@@ -41,8 +40,11 @@ from regie.dsl.values import (
     equal,
     get_field,
     get_index,
+    group_key,
     iterate,
     jsonable,
+    make_map,
+    make_set,
     order,
     render_value,
 )
@@ -81,7 +83,12 @@ class LazyEvidence(Mapping[str, Any]):
         if self._data is None:
             assert self._plan is not None and self._env is not None
             env = self._env
-            self._data = {label: jsonable(fn(env)) for label, fn in self._plan}
+            self._data = {}
+            for label, fn in self._plan:
+                try:
+                    self._data[label] = jsonable(fn(env))
+                except Exception as err:
+                    self._data[label] = {"error": f"{type(err).__name__}: {err}"}
             self._plan = self._env = None
         return self._data
 
@@ -154,7 +161,7 @@ class CompiledPolicy:
                 self._plans[i] = [
                     (label, self._compiler.expr(e, self.scope)) for label, e in evidence_plan(self.checked, i)
                 ]
-            if isinstance(step, ast.Where | ast.Require | ast.ForEach):
+            if isinstance(step, ast.Where | ast.Require | ast.ForEach | ast.GroupBy):
                 template = message_for_unknown(self.checked, i)
                 self._unknown_messages[i] = (
                     self._compiler.expr(template, self.scope) if template is not None else None
@@ -185,13 +192,18 @@ class CompiledPolicy:
                     env[self.root_slot] = item
                     self._steps(1, len(self.code), env, _resource_id(item), [], findings, None)
             return findings
-        groups: dict[Any, list[Any]] = {}
+        groups: dict[Any, tuple[Any, list[Any]]] = {}
         key_fn = self.code[self.group_at][2]
         assert key_fn is not None
         innermost = self.group_innermost
+        group_at = self.group_at
 
-        def collect(local: Env) -> None:
-            groups.setdefault(hashable_key(key_fn(local)), []).append(local[innermost])
+        def collect(local: Env, target: str, items: list[str]) -> None:
+            key = key_fn(local)
+            if key.__class__ is Unknown:  # which group it belongs to cannot be known
+                self._emit(group_at, local, target, items, findings, key)
+                return
+            groups.setdefault(group_key(key), (key, []))[1].append(local[innermost])
 
         for item in roots:
             env[self.root_slot] = item
@@ -199,8 +211,7 @@ class CompiledPolicy:
         group = self.steps[self.group_at]
         assert isinstance(group, ast.GroupBy)
         name_slot, members_slot = self.scope[group.name], self.scope[group.members]
-        for key, members in groups.items():
-            value = unwrap_key(key)
+        for value, members in groups.values():
             genv: Env = [None] * self.size
             genv[0] = run.eval
             for name in self.free:
@@ -235,15 +246,21 @@ class CompiledPolicy:
         requires = tuple((i, fn) for i, (kind, _, fn) in enumerate(code) if kind == "require")
         for item in roots:
             env[root_slot] = item
+            # The `where` clauses are one conjunction (see interp._Walker.steps).
+            pending: tuple[int, Any] | None = None
             for i, kind, slot, fn in pre:
                 value = fn(env)  # type: ignore[misc]
                 if kind == "let":
                     env[slot] = value
                 elif value is not True:
-                    if value.__class__ is Unknown:
-                        self._emit(i, env, _resource_id(item), [], findings, value)
-                    break
+                    if value.__class__ is not Unknown:
+                        break
+                    if pending is None:
+                        pending = (i, value)
             else:
+                if pending is not None:
+                    self._emit(pending[0], env, _resource_id(item), [], findings, pending[1])
+                    continue
                 unknown: tuple[int, Any] | None = None
                 for i, fn in requires:
                     value = fn(env)  # type: ignore[misc]
@@ -267,12 +284,31 @@ class CompiledPolicy:
         target: str,
         items: list[str],
         findings: list[Finding],
-        on_end: Callable[[Env], None] | None,
+        on_end: Callable[[Env, str, list[str]], None] | None,
         root: bool = True,
     ) -> None:
         code = self.code
+        pending: tuple[int, Any] | None = None  # the first unknown `where` of a run of them
         while i < end:
             kind, slot, fn = code[i]
+            if kind == "where":
+                assert fn is not None
+                value = fn(env)
+                if value is not True:
+                    if value.__class__ is not Unknown:
+                        return
+                    if pending is None:
+                        pending = (i, value)
+                i += 1
+                continue
+            if kind == "let":
+                assert fn is not None
+                env[slot] = fn(env)
+                i += 1
+                continue
+            if pending is not None:
+                self._emit(pending[0], env, target, items, findings, pending[1])
+                return
             if kind == "for":
                 assert fn is not None
                 coll = iterate(fn(env))
@@ -283,22 +319,15 @@ class CompiledPolicy:
                     env[slot] = item
                     self._steps(i + 1, end, env, target, [*items, item_label(item)], findings, on_end, root)
                 return
-            if kind == "where":
-                assert fn is not None
-                value = fn(env)
-                if value is not True:
-                    if value.__class__ is Unknown:
-                        self._emit(i, env, target, items, findings, value)
-                    return
-            elif kind == "let":
-                assert fn is not None
-                env[slot] = fn(env)
-            elif kind == "require":
+            if kind == "require":
                 self._decide(i, env, target, items, findings)
                 return
             i += 1
+        if pending is not None:
+            self._emit(pending[0], env, target, items, findings, pending[1])
+            return
         if on_end is not None:
-            on_end(env)
+            on_end(env, target, items)
 
     def _decide(self, i: int, env: Env, target: str, items: list[str], findings: list[Finding]) -> None:
         unknown: tuple[int, Any] | None = None
@@ -354,11 +383,7 @@ class CompiledPolicy:
         fn = self._unknown_messages.get(position)
         if fn is not None:
             return undecided(fn(env), reason)
-        step = self.steps[position]
-        if isinstance(step, ast.ForEach):
-            return f"{self.checked.meta.title}: cannot iterate `{step.source.span.snippet()}`: {reason}"
-        assert isinstance(step, ast.Require | ast.Where)
-        return _default_message(self.checked, step, reason)
+        return plain_unknown_message(self.checked, position, reason)
 
 
 def _free_names(policy: ast.Policy, params: set[str]) -> set[str]:
@@ -456,11 +481,11 @@ class _ExprCompiler:
         if const is not None:
             return lambda env: const
         fns = [self.expr(i, scope) for i in e.items]
-        return lambda env: frozenset(f(env) for f in fns)
+        return lambda env: make_set([f(env) for f in fns])
 
     def _MapLit(self, e: ast.MapLit, scope: dict[str, int]) -> Fn:
         pairs = [(self.expr(k, scope), self.expr(v, scope)) for k, v in e.entries]
-        return lambda env: {k(env): v(env) for k, v in pairs}
+        return lambda env: make_map([(k(env), v(env)) for k, v in pairs])
 
     # --- access ----------------------------------------------------------------------
 

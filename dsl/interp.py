@@ -23,8 +23,11 @@ from regie.dsl.values import (
     equal,
     get_field,
     get_index,
+    group_key,
     iterate,
     jsonable,
+    make_map,
+    make_set,
     order,
     render_value,
     truth,
@@ -36,12 +39,10 @@ __all__ = [
     "evidence",
     "evidence_plan",
     "group_target",
-    "hashable_key",
     "render_template",
     "run_policy",
     "unknown_message",
     "unknown_reason",
-    "unwrap_key",
     "violation_message",
 ]
 
@@ -65,9 +66,9 @@ def eval_expr(e: ast.Expr, env: Env, ctx: EvalContext) -> Any:
         case ast.ListLit(items=items):
             return [eval_expr(i, env, ctx) for i in items]
         case ast.SetLit(items=items):
-            return frozenset(eval_expr(i, env, ctx) for i in items)
+            return make_set([eval_expr(i, env, ctx) for i in items])
         case ast.MapLit(entries=entries):
-            return {eval_expr(k, env, ctx): eval_expr(v, env, ctx) for k, v in entries}
+            return make_map([(eval_expr(k, env, ctx), eval_expr(v, env, ctx)) for k, v in entries])
         case ast.Field(obj=obj, name=name):
             return get_field(eval_expr(obj, env, ctx), name)
         case ast.Index(obj=obj, key=key):
@@ -169,8 +170,9 @@ def evidence_plan(policy: CheckedPolicy, position: int) -> list[tuple[str, ast.E
             bound.add(s.name)
             plan.append((s.name, ast.Ref(name=s.name, ty=s.value.ty)))
         elif isinstance(s, ast.GroupBy):
-            bound.update((s.name, s.members))
-            plan.append((s.name, ast.Ref(name=s.name)))
+            # Per-item names end at `group by`: from here on only the group's names exist.
+            bound = set(policy.param_types) | {s.name, s.members}
+            plan = [(s.name, ast.Ref(name=s.name))]
             plan.append(
                 (
                     f"count({s.members})",
@@ -187,8 +189,14 @@ def evidence_plan(policy: CheckedPolicy, position: int) -> list[tuple[str, ast.E
 
 
 def evidence(plan: list[tuple[str, ast.Expr]], value_of: Callable[[ast.Expr], Any]) -> dict[str, Any]:
-    """The values a decision rested on, JSON-safe."""
-    return {label: jsonable(value_of(e)) for label, e in plan}
+    """The values a decision rested on, JSON-safe. Evidence never fails the finding it explains."""
+    out: dict[str, Any] = {}
+    for label, e in plan:
+        try:
+            out[label] = jsonable(value_of(e))
+        except Exception as err:
+            out[label] = {"error": f"{type(err).__name__}: {err}"}
+    return out
 
 
 def _paths(e: ast.Expr, bound: set[str]) -> Iterator[ast.Expr]:
@@ -214,8 +222,14 @@ def message_for_unknown(policy: CheckedPolicy, position: int) -> ast.Template | 
     message = next((s for s in steps if isinstance(s, ast.Message)), None)
     if message is None:
         return None
-    later = {s.name for s in steps[position:] if isinstance(s, ast.Let)}
-    later.update(v for s in steps[position + 1 :] if isinstance(s, ast.ForEach) for v in (s.var,))
+    later: set[str] = set()
+    for s in steps[position:]:
+        if isinstance(s, ast.Let):
+            later.add(s.name)
+        elif isinstance(s, ast.ForEach):
+            later.add(s.var)
+        elif isinstance(s, ast.GroupBy):
+            later.update((s.name, s.members))
     parts: list[str | ast.Expr] = []
     for p in message.template.parts:
         if not isinstance(p, str) and later & _names(p):
@@ -283,18 +297,20 @@ def run_policy(policy: CheckedPolicy, run: RunContext) -> list[Finding]:
 
     group = steps[group_at]
     assert isinstance(group, ast.GroupBy)
-    groups: dict[Any, list[Any]] = {}
+    groups: dict[Any, tuple[Any, list[Any]]] = {}
     innermost = next(s.var for s in reversed(steps[:group_at]) if isinstance(s, ast.ForEach))
 
-    def collect(local: dict[str, Any]) -> None:
+    def collect(local: dict[str, Any], target: str | None, items: list[str]) -> None:
         key = eval_expr(group.key, local, run.eval)
-        groups.setdefault(hashable_key(key), []).append(local[innermost])
+        if key.__class__ is Unknown:  # which group it belongs to cannot be known
+            walker.emit(group_at, local, target, items, key)
+            return
+        groups.setdefault(group_key(key), (key, []))[1].append(local[innermost])
 
     walker.on_end = collect
     walker.steps(0, group_at, env, None, [])
     walker.on_end = None
-    for key, members in groups.items():
-        value = unwrap_key(key)
+    for value, members in groups.values():
         genv = {**run.globals, **run.params, group.name: value, group.members: members}
         walker.steps(group_at + 1, len(steps), genv, group_target(group, value), [])
     return findings
@@ -302,34 +318,6 @@ def run_policy(policy: CheckedPolicy, run: RunContext) -> list[Finding]:
 
 def group_target(group: ast.GroupBy, key: Any) -> str:
     return f"{group.name}:{render_value(key)}"
-
-
-class _Key:
-    """Wraps unhashable group keys (lists, maps) by their rendering."""
-
-    __slots__ = ("text", "value")
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-        self.text = repr(value)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Key) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-
-def hashable_key(key: Any) -> Any:
-    try:
-        hash(key)
-    except TypeError:
-        return _Key(key)
-    return key
-
-
-def unwrap_key(key: Any) -> Any:
-    return key.value if isinstance(key, _Key) else key
 
 
 def violation_message(policy: CheckedPolicy, position: int, value_of: Callable[[ast.Expr], Any]) -> str:
@@ -348,10 +336,17 @@ def unknown_message(
     template = message_for_unknown(policy, position)
     if template is not None:
         return undecided(render_template(template, value_of), reason)
+    return plain_unknown_message(policy, position, reason)
+
+
+def plain_unknown_message(policy: CheckedPolicy, position: int, reason: str) -> str:
+    """The message of an undecided result for a policy without a ``message``."""
     clause = policy.policy.steps[position]
-    assert isinstance(clause, ast.Require | ast.Where | ast.ForEach)
     if isinstance(clause, ast.ForEach):
         return f"{policy.meta.title}: cannot iterate `{clause.source.span.snippet()}`: {reason}"
+    if isinstance(clause, ast.GroupBy):
+        return f"{policy.meta.title}: cannot group by `{clause.key.span.snippet()}`: {reason}"
+    assert isinstance(clause, ast.Require | ast.Where)
     return default_message(policy, clause, reason)
 
 
@@ -369,14 +364,33 @@ class _Walker:
         self.policy = policy
         self.ctx = ctx
         self.findings = findings
-        self.on_end: Callable[[dict[str, Any]], None] | None = None
+        self.on_end: Callable[[dict[str, Any], str | None, list[str]], None] | None = None
         self.root_var = policy.policy.steps[0].var  # type: ignore[union-attr]
 
     def steps(self, i: int, end: int, env: dict[str, Any], target: str | None, items: list[str]) -> None:
         steps = self.policy.policy.steps
         ctx = self.ctx
+        # Consecutive `where` clauses are one conjunction: an unknown one is reported only if no
+        # later one is false (unknown and false is false), when the next other step is reached.
+        pending: tuple[int, Any] | None = None
         while i < end:
             step = steps[i]
+            if isinstance(step, ast.Where):
+                value = eval_expr(step.cond, env, ctx)
+                t = truth(value)
+                if t is False:
+                    return
+                if t is None and pending is None:
+                    pending = (i, value)
+                i += 1
+                continue
+            if isinstance(step, ast.Let):
+                env[step.name] = eval_expr(step.value, env, ctx)
+                i += 1
+                continue
+            if pending is not None:
+                self.emit(pending[0], env, target, items, pending[1])
+                return
             if isinstance(step, ast.ForEach):
                 coll = iterate(eval_expr(step.source, env, ctx))
                 root = target is None
@@ -392,22 +406,15 @@ class _Walker:
                     else:
                         self.steps(i + 1, end, inner, target, [*items, item_label(item)])
                 return
-            if isinstance(step, ast.Where):
-                value = eval_expr(step.cond, env, ctx)
-                t = truth(value)
-                if t is False:
-                    return
-                if t is None:
-                    self.emit(i, env, target, items, value)
-                    return
-            elif isinstance(step, ast.Let):
-                env[step.name] = eval_expr(step.value, env, ctx)
-            elif isinstance(step, ast.Require):
+            if isinstance(step, ast.Require):
                 self.decide(i, env, target, items)
                 return
             i += 1
+        if pending is not None:
+            self.emit(pending[0], env, target, items, pending[1])
+            return
         if self.on_end is not None:
-            self.on_end(env)
+            self.on_end(env, target, items)
 
     def decide(self, i: int, env: dict[str, Any], target: str | None, items: list[str]) -> None:
         steps = self.policy.policy.steps

@@ -115,14 +115,38 @@ def get_index(obj: Any, key: Any) -> Any:
 
 
 def equal(a: Any, b: Any) -> Any:
-    """Structural equality; ``true`` is not ``1``; unknown if either side is unknown."""
-    if a.__class__ is Unknown:
+    """Structural equality, all the way down: ``true`` is not ``1`` (not inside lists either);
+    unknown if an unknown could decide it."""
+    ca, cb = a.__class__, b.__class__
+    if ca is Unknown:
         return a
-    if b.__class__ is Unknown:
+    if cb is Unknown:
         return b
-    if (a.__class__ is bool) is not (b.__class__ is bool):
+    if (ca is bool) is not (cb is bool):
         return False
+    if ca is list and cb is list:
+        if len(a) != len(b):
+            return False
+        unknown = None
+        for x, y in zip(a, b, strict=True):
+            v = equal(x, y)
+            if v is False:
+                return False
+            if v is not True and unknown is None:
+                unknown = v
+        return True if unknown is None else unknown
+    if ca is dict and cb is dict:
+        if a.keys() != b.keys():
+            return False
+        return equal([a[k] for k in a], [b[k] for k in a])
+    if ca is frozenset and cb is frozenset:
+        return a == b and _same_kinds(a, b)
     return a == b
+
+
+def _same_kinds(a: frozenset[Any], b: frozenset[Any]) -> bool:
+    """Python's sets hold `true` and `1` as one member; ours do not."""
+    return {(x.__class__ is bool, x) for x in a} == {(x.__class__ is bool, x) for x in b}
 
 
 def order(op: str, a: Any, b: Any) -> Any:
@@ -156,11 +180,23 @@ def contains(coll: Any, item: Any) -> Any:
         return item.__class__ is str and item in coll
     if isinstance(coll, frozenset | set | dict):
         try:
-            return item in coll
-        except TypeError:
+            found = item in coll
+        except TypeError:  # a list or map is never a member or key
             return False
+        if found and item.__class__ in (int, float, bool):
+            # Python's `1 in {True}` is true; `true` is not `1` here.
+            flag = item.__class__ is bool
+            return any(x == item and (x.__class__ is bool) is flag for x in coll)
+        return found
     if coll.__class__ is list:
-        return any(equal(item, x) is True for x in coll)
+        unknown = None
+        for x in coll:
+            v = equal(item, x)
+            if v is True:
+                return True
+            if v is not False and unknown is None:
+                unknown = v
+        return False if unknown is None else unknown
     return False
 
 
@@ -177,17 +213,20 @@ def arith(op: str, a: Any, b: Any) -> Any:
         return a + b
     if ta not in (int, float) or tb not in (int, float):
         return None
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    if b == 0:
+    try:
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if b == 0:
+            return None
+        if op == "/":
+            return a / b
+        return a % b
+    except OverflowError:  # a number too large for a float: no value, not a crash
         return None
-    if op == "/":
-        return a / b
-    return a % b
 
 
 def iterate(coll: Any) -> Any:
@@ -224,7 +263,10 @@ def render_value(value: Any) -> str:
     if cls is float:
         return repr(value) if math.isfinite(value) else str(value)
     if cls is int:
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # more digits than Python will print
+            return f"(an integer of {value.bit_length()} bits)"
     if cls is list:
         return "[" + ", ".join(render_value(v) for v in value) + "]"
     if cls in (frozenset, set):
@@ -237,9 +279,12 @@ def render_value(value: Any) -> str:
 
 def jsonable(value: Any, depth: int = 0) -> Any:
     """A JSON-safe copy of a value, for evidence: records become their id, sets sorted lists."""
-    if value is None or value.__class__ in (str, int, bool):
+    if value is None or value.__class__ in (str, bool):
         return value
     cls = value.__class__
+    if cls is int:
+        # JSON readers (and orjson) stop at 64 bits; larger numbers travel as text.
+        return value if -(2**63) <= value < 2**64 else render_value(value)
     if cls is float:
         return value if math.isfinite(value) else str(value)
     if cls is Unknown:
@@ -254,6 +299,41 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         return {str(k): jsonable(v, depth + 1) for k, v in list(value.items())[:50]}
     ident = getattr(value, "id", None)
     return str(ident) if ident is not None else repr(value)
+
+
+def make_set(items: list[Any]) -> Any:
+    """A set literal's value: unknown if a member is unknown, null if a member cannot be in a set."""
+    for x in items:
+        if x.__class__ is Unknown:
+            return x
+    try:
+        return frozenset(items)
+    except TypeError:  # a list or a map from the facts
+        return None
+
+
+def make_map(pairs: list[tuple[Any, Any]]) -> Any:
+    """A map literal's value: unknown if a key is unknown, null if a key cannot be a map key."""
+    out: dict[Any, Any] = {}
+    for k, v in pairs:
+        if k.__class__ is Unknown:
+            return k
+        try:
+            out[k] = v
+        except TypeError:
+            return None
+    return out
+
+
+def group_key(value: Any) -> Any:
+    """A value as a dict key that keeps `true` and `1` apart and accepts lists and maps."""
+    if value.__class__ is bool:
+        return ("bool", value)
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return value
 
 
 # --- aggregates: both evaluators feed these the values of the body, item by item ---------
@@ -329,18 +409,19 @@ def reduce_extreme(values: Any, largest: bool) -> Any:
 
 
 def reduce_most_common(values: Any) -> Any:
-    counts: dict[Any, int] = {}
+    counts: dict[Any, list[Any]] = {}  # key -> [first value seen, count]
     for v in values:
         if v.__class__ is Unknown:
             return v
         if v is None:
             continue
-        try:
-            counts[v] = counts.get(v, 0) + 1
-        except TypeError:  # unhashable values (lists, maps) are not counted
-            continue
+        entry = counts.get(group_key(v))
+        if entry is None:
+            counts[group_key(v)] = [v, 1]
+        else:
+            entry[1] += 1
     best, best_n = None, 0
-    for value, n in counts.items():
+    for value, n in counts.values():
         if n > best_n:
             best, best_n = value, n
     return best

@@ -9,9 +9,9 @@ from typing import Any
 
 from regie.dsl import ast
 from regie.dsl.builtins import EvalContext
-from regie.dsl.interp import eval_expr, group_target, hashable_key, unwrap_key
+from regie.dsl.interp import eval_expr, group_target
 from regie.dsl.runtime import item_label, resource_id
-from regie.dsl.values import Unknown, jsonable, truth
+from regie.dsl.values import group_key, jsonable, truth
 from regie.engine.catalog import Catalogs
 from regie.engine.evaluate import LoadedPolicy
 from regie.engine.facts import Inventory
@@ -86,7 +86,7 @@ def explain(
         return out
     group = steps[group_at]
     assert isinstance(group, ast.GroupBy)
-    groups: dict[Any, list[Any]] = {}
+    groups: dict[Any, tuple[Any, list[Any]]] = {}
     innermost = next(s.var for s in reversed(steps[:group_at]) if isinstance(s, ast.ForEach))
     quiet = Explanation(lp.id, target)
     for item in inventory.select(lp.checked.selector):
@@ -94,9 +94,9 @@ def explain(
         members: list[dict[str, Any]] = []
         if _trace(steps, 1, group_at, local, ctx, quiet, 0, collect=members) == "grouped":
             for m in members:
-                groups.setdefault(hashable_key(eval_expr(group.key, m, ctx)), []).append(m[innermost])
-    for key, items in groups.items():
-        value = unwrap_key(key)
+                key = eval_expr(group.key, m, ctx)
+                groups.setdefault(group_key(key), (key, []))[1].append(m[innermost])
+    for value, items in groups.values():
         if group_target(group, value) == target:
             genv = {**env, group.name: value, group.members: items}
             out.steps.append(
@@ -111,7 +111,7 @@ def explain(
             return out
     raise ExplainError(
         f"no group `{target}`; groups are "
-        + ", ".join(group_target(group, unwrap_key(k)) for k in list(groups)[:10])
+        + ", ".join(group_target(group, v) for v, _ in list(groups.values())[:10])
     )
 
 
@@ -125,8 +125,11 @@ def _trace(
     depth: int,
     collect: list[dict[str, Any]] | None = None,
 ) -> str:
+    pending = False  # an unknown `where`: reported unless a later one is false (one conjunction)
     while i < end:
         step = steps[i]
+        if pending and not isinstance(step, ast.Where | ast.Let):
+            return "unknown"
         if isinstance(step, ast.ForEach):
             coll = eval_expr(step.source, env, ctx)
             items = (
@@ -166,7 +169,7 @@ def _trace(
             if t is False:
                 return "not applicable"
             if t is None:
-                return "unknown"
+                pending = True
         elif isinstance(step, ast.Let):
             env[step.name] = eval_expr(step.value, env, ctx)
             out.steps.append(Step("let", text, env[step.name], "bind", depth))
@@ -183,6 +186,8 @@ def _trace(
                 return "violation"
             return "unknown" if "unknown" in verdicts else "pass"
         i += 1
+    if pending:
+        return "unknown"
     if collect is not None:
         collect.append(dict(env))
     return "grouped"
@@ -191,6 +196,3 @@ def _trace(
 def _text(step: ast.Step) -> str:
     span = step.span
     return " ".join(span.snippet().split())
-
-
-_ = Unknown

@@ -68,8 +68,8 @@ class Resource:
 
     id: str
     source: str | None
-    kind: str | None
-    type: str | None
+    kind: Any
+    type: Any
     address: str | None
     name: str | None
     provider: Any
@@ -279,6 +279,9 @@ def _kind(value: Any) -> str:
     }.get(type(value), type(value).__name__)
 
 
+_UNKNOWN = object()
+
+
 @dataclass(slots=True)
 class _Buckets:
     by_kind: dict[Any, list[Resource]]
@@ -299,8 +302,10 @@ class Inventory:
         by_type: dict[Any, list[Resource]] = {}
         for i, r in enumerate(self.resources):
             r.seq = i
-            by_kind.setdefault(r.kind, []).append(r)
-            by_type.setdefault(r.type, []).append(r)
+            # A kind or type that is unknown could be any: such resources go under _UNKNOWN,
+            # which every selection includes (the policy's `where` then says "unknown").
+            by_kind.setdefault(_UNKNOWN if r.kind.__class__ is Unknown else r.kind, []).append(r)
+            by_type.setdefault(_UNKNOWN if r.type.__class__ is Unknown else r.type, []).append(r)
         self._buckets = _Buckets(by_kind, by_type)
 
     def __len__(self) -> int:
@@ -314,7 +319,8 @@ class Inventory:
         if selector.types is not None:
             chosen = self._union(self._buckets.by_type, selector.types)
             if selector.kinds is not None:
-                chosen = [r for r in chosen if r.kind in selector.kinds]
+                kinds = selector.kinds
+                chosen = [r for r in chosen if r.kind in kinds or r.kind.__class__ is Unknown]
             return chosen
         if selector.kinds is not None:
             return self._union(self._buckets.by_kind, selector.kinds)
@@ -322,7 +328,7 @@ class Inventory:
 
     @staticmethod
     def _union(buckets: dict[Any, list[Resource]], keys: frozenset[str]) -> list[Resource]:
-        lists = [buckets[k] for k in keys if k in buckets]
+        lists = [buckets[k] for k in (*keys, _UNKNOWN) if k in buckets]
         if len(lists) == 1:
             return lists[0]
         merged = [r for lst in lists for r in lst]
