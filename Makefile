@@ -18,8 +18,8 @@ demo: $(STAMP)
 		--waivers examples/quickstart/waivers.yaml || [ $$? -eq 1 ]
 
 lint: $(STAMP)
-	$(BIN)/ruff check dsl engine connectors policies regie tests bench
-	$(BIN)/ruff format --check dsl engine regie
+	$(BIN)/ruff check $(wildcard dsl engine connectors policies regie tests bench)
+	$(BIN)/ruff format --check dsl engine connectors regie
 
 # mypy cannot follow the package-dir mapping of pyproject.toml, so it checks a tree of
 # links laid out as the installed `regie` package is.

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from enum import StrEnum
 from functools import wraps
@@ -22,14 +23,18 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from regie import __version__
+from regie.connectors.base import ConnectorError, PullContext
+from regie.connectors.sources import parse_source, pull
 from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic, render
+from regie.engine.catalog import Catalogs
 from regie.engine.evaluate import PolicySet, evaluate
 from regie.engine.explain import ExplainError, explain
-from regie.engine.facts import Inventory
+from regie.engine.facts import Inventory, Resource
 from regie.engine.testing import run_tests
 from regie.loading import (
     BUILTIN_POLICIES,
@@ -43,7 +48,7 @@ from regie.loading import (
     parse_param,
     policy_files,
 )
-from regie.output import evaluation_json, print_evaluation, tests_junit
+from regie.output import JSON_VERSION, evaluation_json, print_evaluation, tests_junit
 
 app = typer.Typer(
     name="regie",
@@ -55,8 +60,8 @@ app = typer.Typer(
 )
 
 # Off a terminal (CI logs, pipes) lines are not wrapped at 80 columns: logs are read wide.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, emoji=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,7 +82,7 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]regie: error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[bold red]regie: error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -309,11 +314,11 @@ def test(
     failed = [r for r in results if not r.passed]
     for r in results:
         if not r.passed:
-            out.print(f"[red]FAIL[/] {r.module}:{r.span.line} {r.name}")
+            out.print(f"[red]FAIL[/] {escape(r.module)}:{r.span.line} {escape(r.name)}")
             for failure in r.failures:
                 out.print(f"    {failure}", markup=False, highlight=False)
         elif verbose:
-            out.print(f"[green]PASS[/] {r.module}:{r.span.line} {r.name}")
+            out.print(f"[green]PASS[/] {escape(r.module)}:{r.span.line} {escape(r.name)}")
     if junit:
         Path(junit).write_bytes(tests_junit(results))
     seconds = time.perf_counter() - started
@@ -393,6 +398,180 @@ def eval_(
         raise typer.Exit(1)
 
 
+SourceOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--source",
+        "-s",
+        metavar="KIND:TARGET",
+        help="A fact source (repeatable): terraform:PATH|URL, k8s:manifests:PATH, k8s:context:NAME, "
+        "k8s:in-cluster, k8s:admission:PATH, litellm:PATH|URL, openai-models:PATH|URL, http:CONFIG.yaml, "
+        "saas:PATH.",
+    ),
+]
+InventoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--inventory", metavar="FILE", help="Service inventory (services.yaml) joined onto the facts."
+    ),
+]
+
+
+@app.command()
+@_guard
+def scan(
+    source: SourceOpt,
+    policies: PoliciesOpt = None,
+    inventory: InventoryOpt = None,
+    fmt_: Annotated[
+        Format, typer.Option("--format", help="table for people, json for machines.")
+    ] = Format.table,
+    context: Annotated[
+        Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")
+    ] = None,
+    waivers: Annotated[
+        str | None, typer.Option("--waivers", metavar="FILE", help="Waivers file (YAML).")
+    ] = None,
+    catalog: CatalogOpt = None,
+    param: ParamOpt = None,
+    config: ConfigOpt = None,
+    today: TodayOpt = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option("--allow-partial", help="A source that fails does not by itself make the exit code 2."),
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--policy", metavar="ID", help="Only these policy ids.")
+    ] = None,
+) -> None:
+    """Pull facts from every source (concurrently), join the inventory, evaluate, report.
+
+    Exit 0 when nothing blocks, 1 when a deny-level violation is not waived, 2 on bad input, policy errors or
+    a source that failed (unless --allow-partial; the other sources are evaluated either way).
+    """
+    started = time.perf_counter()
+    cfg = load_config(config)
+    policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
+    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+    waiver_list = load_waivers(waivers or cfg.waivers)
+    resources, failures = _pull_all(source, catalogs, inventory)
+    ctx = context.value if context else None
+    with _progress(len(only) if only else len(policy_set.policies), "evaluating") as advance:
+        evaluation = evaluate(
+            policy_set,
+            Inventory(resources),
+            catalogs,
+            context=ctx,
+            today=_today(today),
+            waivers=waiver_list,
+            only=only,
+            progress=advance,
+        )
+    seconds = time.perf_counter() - started
+    if fmt_ is Format.json:
+        sys.stdout.buffer.write(evaluation_json(evaluation, context=ctx, seconds=seconds, failures=failures))
+        sys.stdout.flush()
+    else:
+        print_evaluation(out, evaluation, seconds=seconds)
+    for where, message in failures:
+        err.print(f"[bold red]regie: error:[/] source {escape(where)}: {escape(message)}", soft_wrap=True)
+    if evaluation.errors or (failures and not allow_partial):
+        raise typer.Exit(2)
+    if evaluation.blocking:
+        raise typer.Exit(1)
+
+
+@app.command()
+@_guard
+def facts(
+    source: SourceOpt,
+    inventory: InventoryOpt = None,
+    catalog: CatalogOpt = None,
+    config: ConfigOpt = None,
+    allow_partial: Annotated[
+        bool,
+        typer.Option("--allow-partial", help="A source that fails does not by itself make the exit code 2."),
+    ] = False,
+) -> None:
+    """Print the normalised facts of the sources as JSON (the input `regie eval --facts` takes).
+
+    For writing and debugging policies. Exit 0, or 2 when a source failed (unless --allow-partial).
+    """
+    cfg = load_config(config)
+    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+    resources, failures = _pull_all(source, catalogs, inventory)
+    payload = {
+        "version": JSON_VERSION,
+        "sources": list(source),
+        "resources": [r.to_dict() for r in resources],
+        "errors": [{"source": where, "message": message} for where, message in failures],
+    }
+    sys.stdout.buffer.write(
+        orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+    )
+    sys.stdout.flush()
+    for where, message in failures:
+        err.print(f"[bold red]regie: error:[/] source {escape(where)}: {escape(message)}", soft_wrap=True)
+    if failures and not allow_partial:
+        raise typer.Exit(2)
+
+
+def _pull_all(
+    sources: Sequence[str], catalogs: Catalogs, inventory: str | None
+) -> tuple[list[Resource], list[tuple[str, str]]]:
+    """Every source pulled concurrently; a failing one is reported, the others still count."""
+    try:
+        parsed = [parse_source(text) for text in sources]
+    except ConnectorError as e:
+        fail(f"{e.where}: {e.message}")
+    ctx = PullContext(catalogs=catalogs)
+    failures: list[tuple[str, str]] = []
+    results: dict[int, list[Resource]] = {}
+    with (
+        _progress(len(parsed), "pulling") as advance,
+        ThreadPoolExecutor(max_workers=min(8, len(parsed))) as pool,
+    ):
+        futures = {pool.submit(pull, src, ctx): i for i, src in enumerate(parsed)}
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except ConnectorError as e:
+                failures.append(
+                    (str(parsed[i]), f"{e.where}: {e.message}" if e.where != str(parsed[i]) else e.message)
+                )
+            except Exception as e:  # a connector bug must not take the other sources down
+                failures.append((str(parsed[i]), f"internal error: {type(e).__name__}: {e}"))
+            advance(str(parsed[i]))
+    resources: list[Resource] = []
+    seen: dict[str, str] = {}
+    for i in sorted(results):
+        for r in results[i]:
+            if r.id in seen:
+                failures.append(
+                    (str(parsed[i]), f"resource `{r.id}` also comes from {seen[r.id]}; the first is kept")
+                )
+                continue
+            seen[r.id] = str(parsed[i])
+            resources.append(r)
+    if inventory is not None:
+        resources = _join_inventory(resources, inventory)
+    return resources, failures
+
+
+def _join_inventory(resources: list[Resource], path: str) -> list[Resource]:
+    from regie.connectors.inventory import inventory_resources, join, load_inventory
+
+    try:
+        inv = load_inventory(path)
+    except ConnectorError as e:
+        raise InputError(e.where, e.message) from None
+    joined, conflicts = join(resources, inv)
+    for conflict in conflicts:
+        err.print(f"[yellow]regie: warning:[/] {escape(str(conflict))}", soft_wrap=True)
+    return [*joined, *inventory_resources(inv, path)]
+
+
 @app.command(name="explain")
 @_guard
 def explain_(
@@ -430,7 +609,7 @@ def explain_(
         return
     from regie.dsl.values import render_value
 
-    out.print(f"[bold]{lp.id}[/] on [bold]{resource}[/]: {lp.checked.meta.title}")
+    out.print(f"[bold]{escape(lp.id)}[/] on [bold]{escape(resource)}[/]: {escape(lp.checked.meta.title)}")
     marks = {
         "continue": "[green]✓[/]",
         "pass": "[green]✓[/]",

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +58,10 @@ def print_evaluation(
             if v.waived:
                 enforce = Text(f"waived ({v.waiver.id})" if v.waiver else "waived", style="dim")
             resource = v.resource + (f" / {v.item}" if v.item else "")
-            table.add_row(enforce, v.severity, v.policy, resource, v.message, v.citation)
+            # Text, not markup: a message may hold brackets (`resources[0]`) that rich would eat.
+            table.add_row(
+                enforce, Text(v.severity), Text(v.policy), Text(resource), Text(v.message), Text(v.citation)
+            )
         console.print(table)
         if limit is not None and len(violations) > limit:
             console.print(f"… and {len(violations) - limit} more (use --format json for all)")
@@ -65,16 +69,16 @@ def print_evaluation(
         w = status.waiver
         if status.expired:
             console.print(
-                f"[yellow]waiver {w.id} expired on {w.expires.isoformat()}[/] ({w.where}); "
+                f"[yellow]waiver {escape(w.id)} expired on {w.expires.isoformat()}[/] ({escape(w.where)}); "
                 f"it no longer applies to {status.matched} finding(s)"
             )
         elif status.matched == 0:
             console.print(
-                f"[yellow]waiver {w.id} matches nothing[/] ({w.where}): policy `{w.policy}`, "
-                f"resource `{w.resource}`"
+                f"[yellow]waiver {escape(w.id)} matches nothing[/] ({escape(w.where)}): "
+                f"policy `{escape(w.policy)}`, resource `{escape(w.resource)}`"
             )
     for error in evaluation.errors:
-        console.print(f"[red]policy {error.policy} failed:[/] {error.message}")
+        console.print(f"[red]policy {escape(error.policy)} failed:[/] {escape(error.message)}")
     console.print(summary_line(evaluation, seconds))
 
 
@@ -94,7 +98,13 @@ def summary_line(evaluation: Evaluation, seconds: float) -> str:
     )
 
 
-def evaluation_json(evaluation: Evaluation, *, context: str | None, seconds: float) -> bytes:
+def evaluation_json(
+    evaluation: Evaluation,
+    *,
+    context: str | None,
+    seconds: float,
+    failures: Sequence[tuple[str, str]] = (),
+) -> bytes:
     vs = evaluation.violations
     payload = {
         "version": JSON_VERSION,
@@ -111,6 +121,7 @@ def evaluation_json(evaluation: Evaluation, *, context: str | None, seconds: flo
         "violations": [v.to_dict() for v in sorted(vs, key=_order)],
         "waivers": [s.to_dict() for s in evaluation.waivers],
         "errors": [{"policy": e.policy, "message": e.message} for e in evaluation.errors],
+        "source_errors": [{"source": where, "message": message} for where, message in failures],
     }
     data: bytes = orjson.dumps(payload, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
     return data + b"\n"
