@@ -363,7 +363,7 @@ class CompiledPolicy:
             reason = unknown_reason(unknown)
             text = self._unknown_message(position, env, reason)
         plan = self._plan(position) if isinstance(step, ast.Require | ast.Where) else []
-        root_item = env[self.root_slot] if self.group_at is None or position < self.group_at else None
+        root_item = env[self.root_slot] if self.group_at is None or position <= self.group_at else None
         findings.append(
             Finding(
                 outcome="violation" if unknown is None else "unknown",
