@@ -409,6 +409,9 @@ SourceOpt = Annotated[
         "saas:PATH.",
     ),
 ]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", help="Timeout of each network request of a source.")
+]
 InventoryOpt = Annotated[
     str | None,
     typer.Option(
@@ -443,6 +446,7 @@ def scan(
     only: Annotated[
         list[str] | None, typer.Option("--policy", metavar="ID", help="Only these policy ids.")
     ] = None,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Pull facts from every source (concurrently), join the inventory, evaluate, report.
 
@@ -454,7 +458,7 @@ def scan(
     policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
     catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
     waiver_list = load_waivers(waivers or cfg.waivers)
-    resources, failures = _pull_all(source, catalogs, inventory)
+    resources, failures = _pull_all(source, catalogs, inventory, timeout)
     ctx = context.value if context else None
     with _progress(len(only) if only else len(policy_set.policies), "evaluating") as advance:
         evaluation = evaluate(
@@ -492,6 +496,7 @@ def facts(
         bool,
         typer.Option("--allow-partial", help="A source that fails does not by itself make the exit code 2."),
     ] = False,
+    timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Print the normalised facts of the sources as JSON (the input `regie eval --facts` takes).
 
@@ -499,7 +504,7 @@ def facts(
     """
     cfg = load_config(config)
     catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
-    resources, failures = _pull_all(source, catalogs, inventory)
+    resources, failures = _pull_all(source, catalogs, inventory, timeout)
     payload = {
         "version": JSON_VERSION,
         "sources": list(source),
@@ -517,14 +522,16 @@ def facts(
 
 
 def _pull_all(
-    sources: Sequence[str], catalogs: Catalogs, inventory: str | None
+    sources: Sequence[str], catalogs: Catalogs, inventory: str | None, timeout: float = 30.0
 ) -> tuple[list[Resource], list[tuple[str, str]]]:
     """Every source pulled concurrently; a failing one is reported, the others still count."""
     try:
         parsed = [parse_source(text) for text in sources]
     except ConnectorError as e:
         fail(f"{e.where}: {e.message}")
-    ctx = PullContext(catalogs=catalogs)
+    if timeout <= 0:
+        fail(f"--timeout: expected a positive number of seconds, got {timeout}")
+    ctx = PullContext(catalogs=catalogs, timeout=timeout)
     failures: list[tuple[str, str]] = []
     results: dict[int, list[Resource]] = {}
     with (
