@@ -69,6 +69,18 @@ def compile_expr(e: ast.Expr, names: Sequence[str]) -> tuple[Fn, int]:
     return fn, compiler.size
 
 
+_new_finding = tuple.__new__
+_NO_EVIDENCE: Mapping[str, Any] = {}
+
+
+def _lazy(plan: Sequence[tuple[str, Fn]], env: Env) -> LazyEvidence:
+    ev = LazyEvidence.__new__(LazyEvidence)
+    ev._plan = plan
+    ev._env = env
+    ev._data = None
+    return ev
+
+
 class LazyEvidence(Mapping[str, Any]):
     """Evidence computed when first read: most findings of a large scan are counted, not shown."""
 
@@ -167,6 +179,7 @@ class CompiledPolicy:
                     self._compiler.expr(template, self.scope) if template is not None else None
                 )
         self.size = self._compiler.size
+        self._shape: tuple[tuple[Any, ...], tuple[Any, ...]] | None = None
         self.requires = tuple(i for i, (kind, _, _) in enumerate(self.code) if kind == "require")
         self.simple = self.group_at is None and all(
             kind in ("where", "let", "require", "message") for kind, _, _ in self.code[1:]
@@ -238,12 +251,38 @@ class CompiledPolicy:
 
     def _run_simple(self, roots: Iterable[Any], env: Env, findings: list[Finding]) -> None:
         """The common shape: ``for``, then ``where``/``let`` clauses, then ``require``s."""
-        code = self.code
         root_slot = self.root_slot
-        pre = tuple(
-            (i, kind, slot, fn) for i, (kind, slot, fn) in enumerate(code) if kind in ("where", "let")
-        )
-        requires = tuple((i, fn) for i, (kind, _, fn) in enumerate(code) if kind == "require")
+        shape = self._shape
+        if shape is None:
+            code = self.code
+            shape = self._shape = (
+                tuple(
+                    (i, kind, slot, fn) for i, (kind, slot, fn) in enumerate(code) if kind in ("where", "let")
+                ),
+                tuple((i, fn) for i, (kind, _, fn) in enumerate(code) if kind == "require"),
+            )
+        pre, requires = shape
+        if len(requires) == 1 and len(pre) == 1 and pre[0][1] == "where":
+            (ri, req), emit = requires[0], self._emit
+            wi, where = pre[0][0], pre[0][3]
+            for item in roots:
+                env[root_slot] = item
+                value = where(env)  # type: ignore[misc]
+                if value is not True:
+                    if value.__class__ is Unknown:
+                        emit(wi, env, _resource_id(item), [], findings, value)
+                    continue
+                value = req(env)  # type: ignore[misc]
+                if value is not True:
+                    emit(
+                        ri,
+                        env,
+                        _resource_id(item),
+                        [],
+                        findings,
+                        value if value.__class__ is Unknown else None,
+                    )
+            return
         for item in roots:
             env[root_slot] = item
             # The `where` clauses are one conjunction (see interp._Walker.steps).
@@ -351,28 +390,35 @@ class CompiledPolicy:
     def _emit(
         self, position: int, env: Env, target: str, items: list[str], findings: list[Finding], unknown: Any
     ) -> None:
-        step = self.steps[position]
         if unknown is None:
-            reason = None
-            if self.message is not None:
-                text = self.message(env)
+            message = self.message
+            if message is not None:
+                text = message(env)
             else:
+                step = self.steps[position]
                 assert isinstance(step, ast.Require | ast.Where)
                 text = _default_message(self.checked, step, None)
+            outcome = "violation"
+            reason = None
         else:
             reason = unknown_reason(unknown)
             text = self._unknown_message(position, env, reason)
-        plan = self._plan(position) if isinstance(step, ast.Require | ast.Where) else []
-        root_item = env[self.root_slot] if self.group_at is None or position <= self.group_at else None
+            outcome = "unknown"
+        plan = self._plans.get(position)
+        group_at = self.group_at
+        root_item = env[self.root_slot] if group_at is None or position <= group_at else None
         findings.append(
-            Finding(
-                outcome="violation" if unknown is None else "unknown",
-                target=target,
-                item="/".join(items) or None,
-                message=text,
-                evidence=LazyEvidence(plan, env[:]) if plan else {},
-                reason=reason,
-                resource=root_item,
+            _new_finding(
+                Finding,
+                (
+                    outcome,
+                    target,
+                    ("/".join(items) or None) if items else None,
+                    text,
+                    _lazy(plan, env[:]) if plan else _NO_EVIDENCE,
+                    reason,
+                    root_item,
+                ),
             )
         )
 
@@ -556,6 +602,20 @@ class _ExprCompiler:
         left = self.expr(e.left, scope)
         op = e.op
         right_node = e.right
+        if op in ("==", "!=") and isinstance(right_node, ast.Literal) and right_node.value is None:
+            if op == "==":
+
+                def is_null(env: Env) -> Any:
+                    a = left(env)
+                    return a if a.__class__ is Unknown else a is None
+
+                return is_null
+
+            def not_null(env: Env) -> Any:
+                a = left(env)
+                return a if a.__class__ is Unknown else a is not None
+
+            return not_null
         if op in ("==", "!=") and isinstance(right_node, ast.Literal) and isinstance(right_node.value, str):
             const = right_node.value
             if op == "==":
@@ -698,6 +758,9 @@ class _ExprCompiler:
                     return impl(env[0], s, fixes)
 
                 return prefix
+        if e.name == "known" and len(args) == 1:
+            (k,) = args
+            return lambda env: k(env).__class__ is not Unknown
         if len(args) == 1:
             (a,) = args
             return lambda env: impl(env[0], a(env))
@@ -742,6 +805,38 @@ class _ExprCompiler:
         pieces: list[Fn] = [
             _text(p) if isinstance(p, str) else _rendered(self.expr(p, scope)) for p in e.parts
         ]
+
+        if sum(1 for p in e.parts if not isinstance(p, str)) <= 2:
+            texts: list[str] = [""]
+            fns: list[Fn] = []
+            for p in e.parts:
+                if isinstance(p, str):
+                    texts[-1] += p
+                else:
+                    fns.append(self.expr(p, scope))
+                    texts.append("")
+            if not fns:
+                const = texts[0]
+                return lambda env: const
+            if len(fns) == 1:
+                t0, t1 = texts
+                (f0,) = fns
+
+                def template1(env: Env) -> str:
+                    v = f0(env)
+                    return t0 + (v if v.__class__ is str else render_value(v)) + t1
+
+                return template1
+            t0, t1, t2 = texts
+            f0, f1 = fns
+
+            def template2(env: Env) -> str:
+                v = f0(env)
+                w = f1(env)
+                v = v if v.__class__ is str else render_value(v)
+                return t0 + v + t1 + (w if w.__class__ is str else render_value(w)) + t2
+
+            return template2
 
         def template(env: Env) -> str:
             return "".join([piece(env) for piece in pieces])

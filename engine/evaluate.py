@@ -232,6 +232,7 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            gc.freeze()  # what survived is acyclic: spare the next collections walking it
             gc.enable()
 
 
@@ -262,7 +263,8 @@ def _evaluate(
         except Exception as err:
             errors.append(EvaluationError(lp.id, f"{type(err).__name__}: {err}"))
             continue
-        violations.extend(to_violations(lp.checked, findings, context))
+        if findings:
+            violations.extend(to_violations(lp.checked, findings, context))
         if progress is not None:
             progress(lp.id)
     violations, statuses = apply_waivers(violations, waivers, today)

@@ -307,6 +307,7 @@ class Inventory:
             by_kind.setdefault(_UNKNOWN if r.kind.__class__ is Unknown else r.kind, []).append(r)
             by_type.setdefault(_UNKNOWN if r.type.__class__ is Unknown else r.type, []).append(r)
         self._buckets = _Buckets(by_kind, by_type)
+        self._selected: dict[Selector, Sequence[Resource]] = {}
 
     def __len__(self) -> int:
         return len(self.resources)
@@ -316,6 +317,13 @@ class Inventory:
 
     def select(self, selector: Selector) -> Sequence[Resource]:
         """The resources a policy with this selector can apply to, in inventory order."""
+        cache = self._selected
+        found = cache.get(selector)
+        if found is None:
+            found = cache[selector] = self._select(selector)
+        return found
+
+    def _select(self, selector: Selector) -> Sequence[Resource]:
         if selector.types is not None:
             chosen = self._union(self._buckets.by_type, selector.types)
             if selector.kinds is not None:
