@@ -267,12 +267,12 @@ class CompiledPolicy:
             wi, where = pre[0][0], pre[0][3]
             for item in roots:
                 env[root_slot] = item
-                value = where(env)  # type: ignore[misc]
+                value = where(env)
                 if value is not True:
                     if value.__class__ is Unknown:
                         emit(wi, env, _resource_id(item), [], findings, value)
                     continue
-                value = req(env)  # type: ignore[misc]
+                value = req(env)
                 if value is not True:
                     emit(
                         ri,
@@ -288,7 +288,7 @@ class CompiledPolicy:
             # The `where` clauses are one conjunction (see interp._Walker.steps).
             pending: tuple[int, Any] | None = None
             for i, kind, slot, fn in pre:
-                value = fn(env)  # type: ignore[misc]
+                value = fn(env)
                 if kind == "let":
                     env[slot] = value
                 elif value is not True:
@@ -302,7 +302,7 @@ class CompiledPolicy:
                     continue
                 unknown: tuple[int, Any] | None = None
                 for i, fn in requires:
-                    value = fn(env)  # type: ignore[misc]
+                    value = fn(env)
                     if value is True:
                         continue
                     if value.__class__ is Unknown:
