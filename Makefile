@@ -35,7 +35,7 @@ policy-tests: $(STAMP)
 	$(BIN)/regie test examples/quickstart/policies
 
 unit-tests: $(STAMP)
-	$(BIN)/pytest -q --doctest-modules dsl engine regie tests
+	$(BIN)/pytest -q --doctest-modules dsl engine connectors regie tests
 
 test: lint typecheck policy-tests unit-tests
 
