@@ -129,12 +129,22 @@ class Resource:
         return f"Resource({self.id!r}, kind={self.kind!r}, type={self.type!r})"
 
     def to_dict(self) -> dict[str, Any]:
-        """The resource as JSON-ready data (unknown values as ``{"unknown": reason}``)."""
-        out: dict[str, Any] = {}
-        for name, _, _ in FACT_FIELDS:
-            value = getattr(self, name)
-            out[name] = {"unknown": value.reason} if isinstance(value, Unknown) else value
-        return out
+        """The resource as JSON-ready data: unknown values, at any depth, as ``{"unknown": reason}``
+        (the form :func:`resource_from_record` reads back)."""
+        return {name: _plain(getattr(self, name)) for name, _, _ in FACT_FIELDS}
+
+
+def _plain(value: Any) -> Any:
+    cls = value.__class__
+    if cls is Unknown:
+        return {"unknown": value.reason}
+    if cls is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [_plain(v) for v in value]
+    if cls is frozenset or cls is set:
+        return sorted((_plain(v) for v in value), key=repr)
+    return value
 
 
 def truthy_label(value: Any) -> bool | None:
