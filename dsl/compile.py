@@ -30,7 +30,7 @@ from regie.dsl.interp import (
     unknown_reason,
 )
 from regie.dsl.runtime import Finding, RunContext, item_label, resource_id
-from regie.dsl.types import STR, RecordType, SetType
+from regie.dsl.types import STR, RecordType, SetType, Type
 from regie.dsl.values import (
     REDUCERS,
     Unknown,
@@ -536,6 +536,8 @@ class _ExprCompiler:
     # --- access ----------------------------------------------------------------------
 
     def _Field(self, e: ast.Field, scope: dict[str, int]) -> Fn:
+        if isinstance(e.obj, ast.Field):
+            return self._field_chain(e, scope)
         name = e.name
         obj = e.obj
         if (
@@ -567,6 +569,30 @@ class _ExprCompiler:
             return get_field(o, name)
 
         return field
+
+    def _field_chain(self, e: ast.Field, scope: dict[str, int]) -> Fn:
+        """``r.attributes.spec.template.spec`` as one closure that walks the names, not one per dot.
+
+        Each step means what :func:`get_field` means (a map's key, a record's attribute, null
+        through null, unknown through unknown), so the walk equals the nested form.
+        """
+        names: list[str] = []
+        node: ast.Expr = e
+        while isinstance(node, ast.Field):
+            names.append(node.name)
+            node = node.obj
+        names.reverse()
+        first = ast.Field(obj=node, name=names[0], span=node.span, ty=_first_field_type(node, names[0]))
+        head = self._Field(first, scope)
+        rest = tuple(names[1:])
+
+        def chain(env: Env) -> Any:
+            o = head(env)
+            for name in rest:
+                o = o.get(name) if o.__class__ is dict else get_field(o, name)
+            return o
+
+        return chain
 
     def _Index(self, e: ast.Index, scope: dict[str, int]) -> Fn:
         obj, key = self.expr(e.obj, scope), self.expr(e.key, scope)
@@ -847,6 +873,11 @@ class _ExprCompiler:
 def _resource_id(item: Any) -> str:
     ident = getattr(item, "id", None)
     return ident if ident.__class__ is str else resource_id(item)
+
+
+def _first_field_type(obj: ast.Expr, name: str) -> Type | None:
+    ty = obj.ty
+    return ty.field_type(name) if isinstance(ty, RecordType) else None
 
 
 def _text(text: str) -> Fn:
