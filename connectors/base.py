@@ -7,7 +7,9 @@ fact model. Connectors are the only code below the shell that does I/O.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +23,9 @@ __all__ = [
     "Ownership",
     "PullContext",
     "Puller",
+    "is_secret_key",
     "ownership_from_labels",
+    "redact_secret_names",
 ]
 
 #: What a secret is replaced by, everywhere: attributes, evidence, messages, logs, the store.
@@ -87,3 +91,77 @@ def ownership_from_labels(labels: Mapping[str, str], own: Ownership) -> dict[str
         "exit_plan": first(own.exit_plan),
         "owner": first(own.owner),
     }
+
+
+_SECRET_WORDS = re.compile(
+    r"passw(or)?d|passphrase|secret|token|private[_-]?key|access[_-]?key|api[_-]?key|client[_-]?key|"
+    r"connection[_-]?string|credential|primary[_-]?(access[_-]?)?key|secondary[_-]?(access[_-]?)?key|"
+    r"master[_-]?key|auth[_-]?key|sas[_-]?(url|token)",
+    re.IGNORECASE,
+)
+# Names that mention a secret without holding one: its id, name, ARN, length, policy, expiry.
+_NOT_SECRET = re.compile(
+    r"(_arn|_id|_ids|_name|_names|_version|_length|_policy|_type|_enabled|_count|_ttl|_expir\w*|_reset\w*"
+    r"|_rotation\w*|_wo_version)$",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_key(name: str) -> bool:
+    """Whether an attribute name is obviously a secret's (its string values are redacted).
+
+    >>> is_secret_key("master_password"), is_secret_key("secret_arn"), is_secret_key("region")
+    (True, False, False)
+    """
+    return bool(_SECRET_WORDS.search(name)) and not _NOT_SECRET.search(name)
+
+
+def redact_secret_names(value: Any) -> Any:
+    """``value`` with every non-empty string under an obviously secret name replaced by
+    :data:`REDACTED`, at any depth. Returns ``value`` itself when nothing changes (no copy);
+    numbers and booleans under such names (``password_reset_required``) are kept.
+
+    >>> redact_secret_names({"name": "db", "settings": [{"admin_password": "hunter2"}]})
+    {'name': 'db', 'settings': [{'admin_password': '(sensitive)'}]}
+    """
+    # This walks every attribute of every resource of a state: it is written for speed
+    # (a plain dict as the name cache, strings first, copies only along changed paths).
+    cls = value.__class__
+    if cls is dict:
+        out: dict[str, Any] | None = None
+        cache = _SECRET_NAMES
+        for key, item in value.items():
+            icls = item.__class__
+            if icls is str:
+                secret = cache.get(key)
+                if secret is None:
+                    secret = cache[key] = key.__class__ is str and is_secret_key(key)
+                if not secret or not item or item == REDACTED:
+                    continue
+                new: Any = REDACTED
+            elif icls is dict or icls is list:
+                new = redact_secret_names(item)
+                if new is item:
+                    continue
+            else:
+                continue
+            if out is None:
+                out = dict(value)
+            out[key] = new
+        return value if out is None else out
+    if cls is list:
+        changed: list[Any] | None = None
+        for i, item in enumerate(value):
+            icls = item.__class__
+            if icls is dict or icls is list:
+                new = redact_secret_names(item)
+                if new is not item:
+                    if changed is None:
+                        changed = list(value)
+                    changed[i] = new
+        return value if changed is None else changed
+    return value
+
+
+_SECRET_NAMES: dict[Any, bool] = {}

@@ -188,7 +188,7 @@ def test_sensitive_attributes_are_redacted_without_changing_the_input() -> None:
 def test_nested_sensitive_paths_are_redacted_and_containers_copied() -> None:
     attrs = {
         "password": "hunter2",
-        "settings": [{"admin": {"token": "t0k3n", "user": "root"}}, {"admin": {"token": "other"}}],
+        "settings": [{"admin": {"code": "c0d3", "user": "root"}}, {"admin": {"code": "other"}}],
         "env": {"SECRET": "s", "PUBLIC": "p"},
         "untouched": {"a": 1},
     }
@@ -198,7 +198,7 @@ def test_nested_sensitive_paths_are_redacted_and_containers_copied() -> None:
             {"type": "get_attr", "value": "settings"},
             {"type": "index", "value": {"value": 0, "type": "number"}},
             {"type": "get_attr", "value": "admin"},
-            {"type": "get_attr", "value": "token"},
+            {"type": "get_attr", "value": "code"},
         ],
         [
             {"type": "get_attr", "value": "env"},
@@ -214,8 +214,8 @@ def test_nested_sensitive_paths_are_redacted_and_containers_copied() -> None:
     data = state(block("aws_db_instance", "db", {"attributes": attrs, "sensitive_attributes": paths}))
     (r,) = resources_from_state(data, "x", Catalogs())
     assert r.attributes["password"] == SENSITIVE
-    assert r.attributes["settings"][0]["admin"] == {"token": SENSITIVE, "user": "root"}
-    assert r.attributes["settings"][1] == {"admin": {"token": "other"}}
+    assert r.attributes["settings"][0]["admin"] == {"code": SENSITIVE, "user": "root"}
+    assert r.attributes["settings"][1] == {"admin": {"code": "other"}}
     assert r.attributes["env"] == {"SECRET": SENSITIVE, "PUBLIC": "p"}
     assert "missing" not in r.attributes
     assert attrs == original
@@ -475,3 +475,19 @@ def test_the_redaction_marker_is_the_connectors_one() -> None:
 def test_doctests() -> None:
     result = doctest.testmod(state_module)
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_attributes_with_obviously_secret_names_are_redacted_even_when_not_marked() -> None:
+    attrs = {
+        "master_password": "hunter2",
+        "password_reset_required": True,
+        "secret_arn": "arn:aws:secretsmanager:eu-central-1:1:secret:x",
+        "settings": [{"connection_string": "Server=x;Password=y"}],
+        "region": "eu-central-1",
+    }
+    (r,) = resources_from_state(state(block("aws_db_instance", "db", {"attributes": attrs})), "x", Catalogs())
+    assert r.attributes["master_password"] == "(sensitive)"
+    assert r.attributes["settings"] == [{"connection_string": "(sensitive)"}]
+    assert r.attributes["password_reset_required"] is True  # not a secret's value
+    assert r.attributes["secret_arn"].startswith("arn:")  # names a secret, does not hold one
+    assert attrs["master_password"] == "hunter2"  # the input is not changed

@@ -49,7 +49,7 @@ import hcl2
 from hcl2.utils import SerializationOptions
 from lark.exceptions import UnexpectedInput
 
-from regie.connectors.base import ConnectorError, Ownership, ownership_from_labels
+from regie.connectors.base import ConnectorError, Ownership, ownership_from_labels, redact_secret_names
 from regie.connectors.terraform.state import _country, _labels, kind_of, provider_key
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
@@ -171,7 +171,7 @@ def load_hcl(target: str, catalogs: Catalogs, *, ownership: Ownership = _DEFAULT
                             type="module",
                             address=address,
                             name=name,
-                            attributes=_attributes(body),
+                            attributes=redact_secret_names(_attributes(body)),
                         )
                     )
     return out
@@ -225,7 +225,7 @@ def _resource(
         region=region,
         country=country,
         labels=labels,
-        attributes=attrs,
+        attributes=redact_secret_names(attrs),
         **ownership_from_labels(labels, ownership),
     )
 

@@ -56,7 +56,13 @@ from typing import Any, Final
 
 import orjson
 
-from regie.connectors.base import REDACTED, ConnectorError, Ownership, ownership_from_labels
+from regie.connectors.base import (
+    REDACTED,
+    ConnectorError,
+    Ownership,
+    ownership_from_labels,
+    redact_secret_names,
+)
 from regie.connectors.terraform.state import _country, _labels, kind_of, provider_key
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
@@ -227,7 +233,7 @@ def _resource(
         country=country,
         action=action,
         labels=labels,
-        attributes=attrs,
+        attributes=redact_secret_names(attrs),
         **own,
     )
 

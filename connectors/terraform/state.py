@@ -63,7 +63,7 @@ from typing import Any, Final
 
 import orjson
 
-from regie.connectors.base import REDACTED, ConnectorError, Ownership
+from regie.connectors.base import REDACTED, ConnectorError, Ownership, redact_secret_names
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource, truthy_label
@@ -542,6 +542,7 @@ def _read(
             sensitive = inst.get("sensitive_attributes")
             if sensitive:
                 attrs = _redact(attrs, sensitive)
+            attrs = redact_secret_names(attrs)  # names such as `password`, even when not marked
             key = inst.get("index_key")
             if key is None:
                 address = base
