@@ -41,7 +41,7 @@ from regie.dsl.types import (
 
 _E = TypeVar("_E", bound=ast.Expr)
 
-__all__ = ["CheckedPolicy", "Selector", "check_policy", "conforms", "resolve_type"]
+__all__ = ["CheckedPolicy", "Selector", "check_policy", "conforms", "is_constant", "resolve_type"]
 
 _CONDITION_TYPES = (BOOL, ANY, ERROR, NULL)
 _SCALARS = (STR, INT, FLOAT, BOOL, ANY, ERROR, NULL)
@@ -198,7 +198,7 @@ class _Checker:
                 help="choose another name",
             )
         default = p.default
-        if default is not None and not _is_constant(default):
+        if default is not None and not is_constant(default):
             self.error(
                 "REG-T007",
                 "a parameter default must be a constant",
@@ -648,15 +648,16 @@ def _compare_help(left: ast.Expr, right: ast.Expr) -> str | None:
     return None
 
 
-def _is_constant(e: ast.Expr) -> bool:
+def is_constant(e: ast.Expr) -> bool:
+    """Whether an expression is a literal, or a list, set or map of literals (parameter values, tests)."""
     if isinstance(e, ast.Literal):
         return True
     if isinstance(e, ast.ListLit | ast.SetLit):
-        return all(_is_constant(i) for i in e.items)
+        return all(is_constant(i) for i in e.items)
     if isinstance(e, ast.MapLit):
-        return all(_is_constant(k) and _is_constant(v) for k, v in e.entries)
+        return all(is_constant(k) and is_constant(v) for k, v in e.entries)
     if isinstance(e, ast.Unary) and e.op == "-":
-        return _is_constant(e.operand)
+        return is_constant(e.operand)
     return False
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from regie.dsl import ast
 from regie.dsl.builtins import EvalContext
-from regie.dsl.check import conforms
+from regie.dsl.check import conforms, is_constant
 from regie.dsl.diagnostics import did_you_mean
 from regie.dsl.interp import eval_expr
 from regie.dsl.source import Span
@@ -74,7 +74,7 @@ def _run_one(
     overrides: dict[str, dict[str, dict[str, Any]]] = {}
     for given in block.givens:
         at = given.span.location()
-        value = eval_expr(given.value, {}, ctx) if _is_constant(given.value) else None
+        value = eval_expr(given.value, {}, ctx) if is_constant(given.value) else None
         if value is None and given.what != "today":
             raise _TestSetupError(f"{at}: `given {given.what}` takes a literal value")
         if given.what == "resources":
@@ -180,13 +180,3 @@ def _listing(violations: Sequence[Violation]) -> str:
 def _hint(name: str, policy_set: PolicySet) -> str:
     hint = did_you_mean(name, [p.id for p in policy_set.policies])
     return f" ({hint})" if hint else ""
-
-
-def _is_constant(e: ast.Expr) -> bool:
-    if isinstance(e, ast.Literal):
-        return True
-    if isinstance(e, ast.ListLit | ast.SetLit):
-        return all(_is_constant(i) for i in e.items)
-    if isinstance(e, ast.MapLit):
-        return all(_is_constant(k) and _is_constant(v) for k, v in e.entries)
-    return False

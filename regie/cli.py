@@ -137,6 +137,12 @@ def _policy_set(paths: Sequence[str], config: Config, params: Sequence[str]) -> 
     return result
 
 
+FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for machines.")]
+ContextOpt = Annotated[
+    Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")
+]
+WaiversOpt = Annotated[str | None, typer.Option("--waivers", metavar="FILE", help="Waivers file (YAML).")]
+OnlyOpt = Annotated[list[str] | None, typer.Option("--policy", metavar="ID", help="Only these policy ids.")]
 PathsArg = Annotated[
     list[str], typer.Argument(metavar="PATHS", help="Policy files, or folders searched for *.regie files.")
 ]
@@ -342,22 +348,14 @@ def eval_(
         ),
     ],
     policies: PoliciesOpt = None,
-    fmt_: Annotated[
-        Format, typer.Option("--format", help="table for people, json for machines.")
-    ] = Format.table,
-    context: Annotated[
-        Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")
-    ] = None,
-    waivers: Annotated[
-        str | None, typer.Option("--waivers", metavar="FILE", help="Waivers file (YAML).")
-    ] = None,
+    fmt_: FormatOpt = Format.table,
+    context: ContextOpt = None,
+    waivers: WaiversOpt = None,
     catalog: CatalogOpt = None,
     param: ParamOpt = None,
     config: ConfigOpt = None,
     today: TodayOpt = None,
-    only: Annotated[
-        list[str] | None, typer.Option("--policy", metavar="ID", help="Only these policy ids.")
-    ] = None,
+    only: OnlyOpt = None,
 ) -> None:
     """Evaluate policies against a facts file and report the violations.
 
@@ -365,37 +363,8 @@ def eval_(
     """
     started = time.perf_counter()
     cfg = load_config(config)
-    policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
-    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
-    waiver_list = load_waivers(waivers or cfg.waivers)
-    resources = load_facts(facts)
-    if only:
-        missing = [p for p in only if policy_set.get(p) is None]
-        if missing:
-            fail(f"--policy: no policy `{missing[0]}`")
-    ctx = context.value if context else None
-    inventory = Inventory(resources)
-    with _progress(len(only) if only else len(policy_set.policies), "evaluating") as advance:
-        evaluation = evaluate(
-            policy_set,
-            inventory,
-            catalogs,
-            context=ctx,
-            today=_today(today),
-            waivers=waiver_list,
-            only=only,
-            progress=advance,
-        )
-    seconds = time.perf_counter() - started
-    if fmt_ is Format.json:
-        sys.stdout.buffer.write(evaluation_json(evaluation, context=ctx, seconds=seconds))
-        sys.stdout.flush()
-    else:
-        print_evaluation(out, evaluation, seconds=seconds)
-    if evaluation.errors:
-        raise typer.Exit(2)
-    if evaluation.blocking:
-        raise typer.Exit(1)
+    run = _Run(cfg, policies, catalog, param, waivers, only)
+    _evaluate_and_report(run, load_facts(facts), started, fmt_, context, today, [], allow_partial=False)
 
 
 SourceOpt = Annotated[
@@ -426,15 +395,9 @@ def scan(
     source: SourceOpt,
     policies: PoliciesOpt = None,
     inventory: InventoryOpt = None,
-    fmt_: Annotated[
-        Format, typer.Option("--format", help="table for people, json for machines.")
-    ] = Format.table,
-    context: Annotated[
-        Context | None, typer.Option("--context", help="Enforcement context: ci, admission or audit.")
-    ] = None,
-    waivers: Annotated[
-        str | None, typer.Option("--waivers", metavar="FILE", help="Waivers file (YAML).")
-    ] = None,
+    fmt_: FormatOpt = Format.table,
+    context: ContextOpt = None,
+    waivers: WaiversOpt = None,
     catalog: CatalogOpt = None,
     param: ParamOpt = None,
     config: ConfigOpt = None,
@@ -443,9 +406,7 @@ def scan(
         bool,
         typer.Option("--allow-partial", help="A source that fails does not by itself make the exit code 2."),
     ] = False,
-    only: Annotated[
-        list[str] | None, typer.Option("--policy", metavar="ID", help="Only these policy ids.")
-    ] = None,
+    only: OnlyOpt = None,
     timeout: TimeoutOpt = 30.0,
 ) -> None:
     """Pull facts from every source (concurrently), join the inventory, evaluate, report.
@@ -455,20 +416,55 @@ def scan(
     """
     started = time.perf_counter()
     cfg = load_config(config)
-    policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
-    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
-    waiver_list = load_waivers(waivers or cfg.waivers)
-    resources, failures = _pull_all(source, catalogs, inventory, timeout)
+    run = _Run(cfg, policies, catalog, param, waivers, only)
+    resources, failures = _pull_all(source, run.catalogs, inventory, timeout)
+    _evaluate_and_report(run, resources, started, fmt_, context, today, failures, allow_partial=allow_partial)
+
+
+class _Run:
+    """What eval and scan read before evaluating: configuration, policies, catalogues, waivers."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        policies: list[str] | None,
+        catalog: list[str] | None,
+        param: list[str] | None,
+        waivers: str | None,
+        only: list[str] | None,
+    ) -> None:
+        self.policy_set = _policy_set(policies or [str(BUILTIN_POLICIES)], cfg, param or [])
+        self.catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+        self.waivers = load_waivers(waivers or cfg.waivers)
+        self.only = only
+        missing = [p for p in only or () if self.policy_set.get(p) is None]
+        if missing:
+            fail(f"--policy: no policy `{missing[0]}`")
+
+
+def _evaluate_and_report(
+    run: _Run,
+    resources: list[Resource],
+    started: float,
+    fmt_: Format,
+    context: Context | None,
+    today: str | None,
+    failures: list[tuple[str, str]],
+    *,
+    allow_partial: bool,
+) -> None:
+    """Evaluate, print (table or JSON), and exit with the code the findings and failures call for."""
     ctx = context.value if context else None
-    with _progress(len(only) if only else len(policy_set.policies), "evaluating") as advance:
+    total = len(run.only) if run.only else len(run.policy_set.policies)
+    with _progress(total, "evaluating") as advance:
         evaluation = evaluate(
-            policy_set,
+            run.policy_set,
             Inventory(resources),
-            catalogs,
+            run.catalogs,
             context=ctx,
             today=_today(today),
-            waivers=waiver_list,
-            only=only,
+            waivers=run.waivers,
+            only=run.only,
             progress=advance,
         )
     seconds = time.perf_counter() - started

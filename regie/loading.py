@@ -23,6 +23,7 @@ import yaml
 from regie.dsl import ast
 from regie.dsl.build import parse_expr, parse_module
 from regie.dsl.builtins import EvalContext
+from regie.dsl.check import is_constant
 from regie.dsl.diagnostics import Diagnostic
 from regie.dsl.interp import eval_expr
 from regie.dsl.source import Source
@@ -297,19 +298,9 @@ def parse_param(text: str) -> tuple[str, Any]:
     if not sep or key.count(".") < 1:
         raise InputError(f"--param {text}", "expected `policy.id.name=value`")
     result = parse_expr(Source("--param", raw))
-    if isinstance(result, list) or not _is_literal(result):
+    if isinstance(result, list) or not is_constant(result):
         return key, raw
     value = eval_expr(result, {}, EvalContext.__new__(EvalContext))
     if isinstance(value, frozenset):
         value = sorted(value, key=repr)
     return key, value
-
-
-def _is_literal(e: ast.Expr) -> bool:
-    if isinstance(e, ast.Literal):
-        return True
-    if isinstance(e, ast.ListLit | ast.SetLit):
-        return all(_is_literal(i) for i in e.items)
-    if isinstance(e, ast.MapLit):
-        return all(_is_literal(k) and _is_literal(v) for k, v in e.entries)
-    return False
