@@ -50,7 +50,7 @@ from hcl2.utils import SerializationOptions
 from lark.exceptions import UnexpectedInput
 
 from regie.connectors.base import ConnectorError, Ownership, ownership_from_labels, redact_secret_names
-from regie.connectors.terraform.state import _country, _labels, kind_of, provider_key
+from regie.connectors.terraform.state import _labels, kind_of, locate, provider_key
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource
@@ -193,20 +193,8 @@ def _resource(
     config_key = ref if isinstance(ref, str) and ref else local
     src = sources.get(local)
     provider = provider_key(f'provider["{src}"]') if src else provider_key(f"provider.{local}")
-    region: Any = None
-    unknown = False
-    for candidate in (*(attrs.get(a) for a in _REGION_ARGS), provider_regions.get(config_key)):
-        if isinstance(candidate, str) and candidate:
-            region = candidate
-            break
-        if isinstance(candidate, Unknown):
-            unknown = True
-    country: Any = None
-    if region is not None:
-        country = _country(regions, provider, region, True)
-    elif unknown:
-        region = Unknown(BEFORE_PLAN)
-        country = Unknown(f"the region is {BEFORE_PLAN}")
+    candidates = (*(attrs.get(a) for a in _REGION_ARGS), provider_regions.get(config_key))
+    region, country = locate(candidates, regions, provider, BEFORE_PLAN)
     tags = attrs.get("tags")
     if not isinstance(tags, dict) or not tags:
         tags = attrs.get("labels")

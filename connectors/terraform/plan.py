@@ -63,7 +63,7 @@ from regie.connectors.base import (
     ownership_from_labels,
     redact_secret_names,
 )
-from regie.connectors.terraform.state import _country, _labels, kind_of, provider_key
+from regie.connectors.terraform.state import _labels, kind_of, locate, provider_key
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource
@@ -190,8 +190,6 @@ def _resource(
 ) -> Resource:
     provider_name = change.get("provider_name")
     provider = _provider(provider_name)
-    region: Any = None
-    unknown = False
     candidates: list[Any] = [
         attrs.get("region"),
         attrs.get("location"),
@@ -199,18 +197,7 @@ def _resource(
         attrs.get("zone"),
         attrs.get("availability_zone"),
     ]
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate:
-            region = candidate
-            break
-        if isinstance(candidate, Unknown):
-            unknown = True
-    country: Any = None
-    if region is not None:
-        country = _country(regions, provider, region, True)
-    elif unknown:
-        region = Unknown(AFTER_APPLY)
-        country = Unknown(f"the region is {AFTER_APPLY}")
+    region, country = locate(candidates, regions, provider, AFTER_APPLY)
     tags = attrs.get("tags")
     if not tags:
         tags = attrs.get("labels")

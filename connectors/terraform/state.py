@@ -58,7 +58,7 @@ from __future__ import annotations
 import gc
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import orjson
@@ -268,6 +268,23 @@ def _country(
     if country is None:
         return Unknown(f"region `{provider}/{region}` has no country in the regions catalogue")
     return country
+
+
+def locate(
+    candidates: Iterable[Any], regions: Mapping[str, Mapping[str, Any]], provider: str | None, pending: str
+) -> tuple[Any, Any]:
+    """(region, country) for plans and HCL: the first non-empty string candidate is the region;
+    with none, an unknown candidate makes both unknown ("known after apply", "not known before
+    plan"), else both are null."""
+    unknown = False
+    for candidate in candidates:
+        if isinstance(candidate, str) and candidate:
+            return candidate, _country(regions, provider, candidate, True)
+        if isinstance(candidate, Unknown):
+            unknown = True
+    if unknown:
+        return Unknown(pending), Unknown(f"the region is {pending}")
+    return None, None
 
 
 # --- labels ------------------------------------------------------------------------------
