@@ -25,7 +25,7 @@ lint: $(STAMP)
 # links laid out as the installed `regie` package is.
 typecheck: $(STAMP)
 	@rm -rf .typecheck && mkdir -p .typecheck/regie
-	@for f in regie/*.py; do ln -s ../../$$f .typecheck/regie/; done
+	@for f in regie/*; do case $$f in *__pycache__) ;; *) ln -s ../../$$f .typecheck/regie/;; esac; done
 	@for d in dsl engine connectors policies; do ln -s ../../$$d .typecheck/regie/$$d; done
 	MYPYPATH=.typecheck $(BIN)/mypy --strict -p regie
 

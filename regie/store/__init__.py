@@ -1,0 +1,1 @@
+"""The violation store: SQLite by default, PostgreSQL for several replicas."""
