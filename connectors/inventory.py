@@ -38,11 +38,13 @@ from regie.engine.facts import Resource
 __all__ = [
     "JOINED_FIELDS",
     "AiContract",
+    "AiUse",
     "Backup",
     "Certification",
     "Conflict",
     "Dpia",
     "DpiaStep",
+    "Evidence",
     "ExitPlan",
     "Fallback",
     "RiskAssessment",
@@ -74,6 +76,13 @@ class RiskAssessment(_Strict):
 
 
 class DpiaStep(_Strict):
+    reference: str
+    date: dt.date
+
+
+class Evidence(_Strict):
+    """A document that shows something was done: its reference and its date."""
+
     reference: str
     date: dt.date
 
@@ -111,11 +120,29 @@ class Backup(_Strict):
 
 
 class AiContract(_Strict):
-    """Contract terms with the AI supplier (GENAI requirements)."""
+    """Contract terms with the AI supplier (GENAI-02): data sharing, retention, no retraining."""
 
+    reference: str | None = None
     data_sharing: bool | None = None
     retention_days: int | None = Field(default=None, ge=0)
     no_training_on_prompts: bool | None = None
+
+
+class AiUse(_Strict):
+    """How the service uses (generative) AI: the facts the GENAI and AI Act requirements ask for."""
+
+    purpose: str | None = None
+    human_review: bool | None = None
+    decisions_about_people: bool | None = None
+    impact: Literal["low", "high"] | None = None
+    algorithm_register_id: str | None = None
+    iama: Evidence | None = None
+    high_risk: bool | None = None
+    fria: Evidence | None = None
+    eu_database_id: str | None = None
+    ai_disclosure: bool | None = None
+    generated_media: list[Literal["image", "video", "voice"]] = Field(default_factory=list)
+    public_consumer_tools: list[str] = Field(default_factory=list)
 
 
 class Certification(_Strict):
@@ -139,13 +166,18 @@ class Service(_Strict):
     classification: str | None = None
     personal_data: bool | None = None
     owner: str | None = None
+    deployment_model: Literal["public", "private", "community", "hybrid", "on-premises"] | None = None
     suppliers: Suppliers = Field(default_factory=Suppliers)
     risk_assessment: RiskAssessment | None = None
+    sovereignty_assessment: Evidence | None = None
+    dependency_assessment: Evidence | None = None
+    supplier_audit: Evidence | None = None
     dpia: Dpia | None = None
     exit_plan: ExitPlan | None = None
     fallback: Fallback | None = None
     backup: Backup | None = None
     ai_contract: AiContract | None = None
+    ai_use: AiUse | None = None
     certifications: list[Certification] = Field(default_factory=list)
 
     @field_validator("certifications", mode="before")

@@ -242,6 +242,22 @@ def _known(ctx: EvalContext, x: Any) -> Any:
     return x.__class__ is not Unknown
 
 
+def _or_unknown_rule(args: Sequence[Type]) -> Type | str:
+    if len(args) != 2:
+        return f"takes 2 arguments, got {len(args)}"
+    if not assignable(args[1], STR):
+        return f"argument 2 must be `str`, got `{args[1]}`"
+    return args[0]
+
+
+def _or_unknown(ctx: EvalContext, x: Any, reason: Any) -> Any:
+    # A missing catalogue entry is null; where a requirement depends on it, the policy says
+    # "cannot decide" rather than "fails", and says why.
+    if x is None:
+        return Unknown(reason if reason.__class__ is str else "a value is missing")
+    return x
+
+
 def _parse_date(s: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(s[:10])
@@ -421,6 +437,13 @@ BUILTINS: dict[str, Builtin] = {
             "false when `x` is unknown (for example known only after apply)",
             _any_rule(BOOL),
             _known,
+        ),
+        Builtin(
+            "or_unknown",
+            "or_unknown(x, reason: str) -> x",
+            "`x`, or an unknown value with `reason` when `x` is null (a catalogue entry that is missing)",
+            _or_unknown_rule,
+            _or_unknown,
         ),
         Builtin(
             "days_since",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regie.dsl.check import conforms
-from regie.dsl.types import BOOL, STR, ListType, MapType, RecordType, SetType, Type
+from regie.dsl.types import BOOL, INT, STR, ListType, MapType, RecordType, SetType, Type
 
 __all__ = ["CATALOG_TYPES", "CatalogError", "Catalogs", "catalog_from_data", "catalog_globals_schema"]
 
@@ -34,6 +34,7 @@ CATALOG_TYPES: dict[str, RecordType] = {
             ("parent_country", STR),
             ("parent_jurisdiction", STR),
             ("family", STR),
+            ("deployment", STR),
             ("sovereign_offering", STR),
             *_PROVENANCE,
         ),
@@ -59,6 +60,20 @@ CATALOG_TYPES: dict[str, RecordType] = {
     ),
     "saas": RecordType(
         "SaasVendor", (("name", STR), ("vendor", STR), ("parent", STR), ("jurisdiction", STR), *_PROVENANCE)
+    ),
+    # One ordered scheme for both vocabularies in use (BIO levels and VIR-BI rubricering).
+    # In policies the catalogue is indexed by every label that names a level, lower-cased
+    # (the key and each alias), and each entry carries its canonical key as `level`.
+    "classifications": RecordType(
+        "Classification",
+        (
+            ("name", STR),
+            ("level", STR),
+            ("scheme", STR),
+            ("rank", INT),
+            ("aliases", ListType(STR)),
+            *_PROVENANCE,
+        ),
     ),
 }
 
@@ -97,8 +112,29 @@ class Catalogs:
             values["eu"] = frozenset(
                 code for code, c in self.entries["countries"].items() if c.get("eu") is True
             )
+            values["classifications"] = self.classification_labels()
             self._globals = values
         return dict(self._globals)
+
+    def classification_labels(self) -> dict[str, dict[str, Any]]:
+        """Every label that names a classification level, lower-cased and trimmed, to its entry.
+
+        Raises :class:`CatalogError` when one label names two levels: a label must be unambiguous.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for key, entry in self.entries["classifications"].items():
+            full = {**entry, "level": key}
+            for label in (key, *entry.get("aliases", ())):
+                folded = " ".join(str(label).split()).lower()
+                other = out.get(folded)
+                if other is not None and other["level"] != key:
+                    origin = self.origins.get(("classifications", key), "classifications")
+                    raise CatalogError(
+                        f"{origin}: entries.{key}.aliases",
+                        f"label {label!r} already names level `{other['level']}`",
+                    )
+                out[folded] = full
+        return out
 
     def with_overrides(self, overrides: Mapping[str, Mapping[str, dict[str, Any]]]) -> Catalogs:
         copy = Catalogs({name: dict(entries) for name, entries in self.entries.items()}, dict(self.origins))

@@ -44,7 +44,15 @@ def test_service_resources(inv: ServiceInventory) -> None:
     a = r.attributes
     assert a["risk_assessment"]["decision_date"] == "2025-04-15"  # ISO strings, for days_since
     assert a["fallback"]["provider"] == "previder" and a["backup"]["last_restore_test"] == "2025-11-03"
-    assert a["ai_contract"] == {"data_sharing": False, "retention_days": 0, "no_training_on_prompts": True}
+    assert a["ai_contract"] == {
+        "reference": "CTR-GPTNL-2026-01",
+        "data_sharing": False,
+        "retention_days": 0,
+        "no_training_on_prompts": True,
+    }
+    assert a["ai_use"]["iama"] == {"reference": "IAMA-2026-004", "date": "2026-01-20"}
+    assert a["ai_use"]["generated_media"] == [] and a["deployment_model"] == "hybrid"
+    assert a["supplier_audit"]["date"] == "2025-12-15"
     assert rs[1].attributes["dpia"] is None  # absent evidence is null, so a policy can require it
     json.dumps([x.to_dict() for x in rs])
 

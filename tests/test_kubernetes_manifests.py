@@ -113,7 +113,8 @@ def test_vllm_example_gives_the_model() -> None:
     assert model.id == f"{workload.id}#model:inference-server"
     assert model.attributes["model"] == "google/gemma-3-1b-it"  # --model=$(MODEL_ID), expanded from env
     assert model.attributes["server"] == "vllm" and model.attributes["workload"] == workload.id
-    assert model.provider is None and "not in the models catalogue" in model.attributes["note"]
+    assert model.provider == "self-hosted" and model.attributes["model_key"] is None
+    assert "not in the models catalogue" in model.attributes["note"]
     image = next(r for r in resources if r.kind == "container.image")
     assert image.attributes["registry"] == "docker.io"
     assert image.attributes["repository"] == "vllm/vllm-openai" and image.attributes["tag"] == "v0.11.0"
@@ -345,7 +346,7 @@ def test_model_provider_from_the_catalogue_and_kserve() -> None:
     model = next(r for r in resources if r.kind == "ai.model")
     assert model.attributes["server"] == "kserve/huggingface"
     assert model.attributes["model"] == "hf://mistralai/Mistral-7B-Instruct-v0.3"
-    assert model.provider is not None and model.provider in CATALOGS.entries["models"]
+    assert model.provider == "self-hosted" and model.attributes["model_key"] in CATALOGS.entries["models"]
     assert not detect_models(_container_pod({"image": "nginx"}))
 
 

@@ -678,12 +678,16 @@ def _model_resource(
         "workload": workload.id,
         "container": served.part,
     }
-    provider = model_entry(served.model, catalogs) if served.model else None
+    key = model_entry(served.model, catalogs) if served.model else None
+    attributes["model_key"] = key
     note = served.note
-    if provider is None and served.model and note is None:
+    if key is None and served.model and note is None:
         note = f"model `{served.model}` is not in the models catalogue"
     if note:
         attributes["note"] = note
+    # `provider` is who serves the model, as for the AI-gateway connectors: the cluster's
+    # provider when the nodes say, else the organisation itself.
+    provider: Any = cluster[0] if cluster is not None else SELF_HOSTED
     out = Resource(
         f"{workload.id}#model:{served.part}",
         source=workload.source,
@@ -699,3 +703,7 @@ def _model_resource(
         out.region, out.country = cluster[1], cluster[2]
     _inherit(out, workload)
     return out
+
+
+#: The provider of a model served by the organisation's own servers (as in the HTTP presets).
+SELF_HOSTED: Final = "self-hosted"
