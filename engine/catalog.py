@@ -94,9 +94,11 @@ class Catalogs:
     )
     origins: dict[tuple[str, str], str] = field(default_factory=dict)
     _globals: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _model_ids: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def merge(self, name: str, entries: Mapping[str, dict[str, Any]], origin: str) -> None:
         self._globals = None
+        self._model_ids = None
         target = self.entries[name]
         for key, entry in entries.items():
             target[key] = entry
@@ -115,6 +117,36 @@ class Catalogs:
             values["classifications"] = self.classification_labels()
             self._globals = values
         return dict(self._globals)
+
+    def model_key(self, identifier: str) -> str | None:
+        """The models catalogue key whose ``identifiers`` contain ``identifier``, or None.
+
+        Case-insensitive. Tried as written, then without a ``hf://`` scheme, then without a
+        route prefix (``mistral/mistral-large-2411``), each also without an Ollama
+        ``:latest`` tag: the first form that matches wins.
+
+        >>> c = Catalogs()
+        >>> c.merge("models", {"m": {"identifiers": ["mistralai/Mistral-7B-v0.3", "mistral:7b"]}}, "t")
+        >>> c.model_key("hf://mistralai/mistral-7b-v0.3"), c.model_key("ollama/mistral:7b"), c.model_key("x")
+        ('m', 'm', None)
+        """
+        if self._model_ids is None:
+            index: dict[str, str] = {}
+            for key, entry in self.entries["models"].items():
+                for ident in entry.get("identifiers") or ():
+                    index.setdefault(str(ident).lower(), key)
+            self._model_ids = index
+        wanted = identifier.strip().lower()
+        for scheme in ("hf://", "huggingface://"):
+            wanted = wanted.removeprefix(scheme)
+        forms = [wanted]
+        if "/" in wanted:
+            forms.append(wanted.split("/", 1)[1])
+        for form in forms:
+            for candidate in (form, form.removesuffix(":latest")):
+                if candidate in self._model_ids:
+                    return self._model_ids[candidate]
+        return None
 
     def classification_labels(self) -> dict[str, dict[str, Any]]:
         """Every label that names a classification level, lower-cased and trimmed, to its entry.

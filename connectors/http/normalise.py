@@ -14,7 +14,6 @@ __all__ = [
     "ENV_REFERENCE",
     "country_of",
     "is_secret_key",
-    "model_key",
     "redact",
     "saas_key",
 ]
@@ -75,22 +74,6 @@ def country_of(provider: Any, region: Any, catalogs: Catalogs) -> Any:
         return Unknown(f"region `{provider}/{region}` is not in the regions catalogue")
     country = entry.get("country")
     return country if country else Unknown(f"region `{provider}/{region}` has no country in the catalogue")
-
-
-def model_key(identifier: str, catalogs: Catalogs) -> str | None:
-    """The models catalogue key whose ``identifiers`` contain ``identifier`` (case-insensitive).
-
-    Tried as written, then without a LiteLLM route prefix (``mistral/mistral-large-2411``
-    → ``mistral-large-2411``) and without an Ollama ``:latest`` tag.
-    """
-    wanted = {identifier.lower()}
-    if "/" in identifier:
-        wanted.add(identifier.split("/", 1)[1].lower())
-    wanted |= {w.removesuffix(":latest") for w in wanted}
-    for key, entry in catalogs.entries.get("models", {}).items():
-        if any(str(i).lower() in wanted for i in entry.get("identifiers") or ()):
-            return key
-    return None
 
 
 def _norm(text: str) -> str:

@@ -30,7 +30,7 @@ import yaml
 
 from regie.connectors.base import ConnectorError, PullContext, ownership_from_labels
 from regie.connectors.http.client import display_url, get_json, open_client
-from regie.connectors.http.normalise import ENV_REFERENCE, country_of, model_key, redact, saas_key
+from regie.connectors.http.normalise import ENV_REFERENCE, country_of, redact, saas_key
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource, truthy_label
@@ -221,7 +221,7 @@ def litellm_resources(data: Any, source: str, catalogs: Catalogs, where: str | N
         route = params["model"]
         provider, region, prefix = route_provider(route, params, catalogs)
         identifier = route.split("/", 1)[1] if prefix and route.startswith(prefix + "/") else route
-        key = model_key(route, catalogs) or model_key(identifier, catalogs)
+        key = catalogs.model_key(route) or catalogs.model_key(identifier)
         raw_info = entry.get("model_info")
         info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
         seen[alias] += 1
@@ -325,7 +325,7 @@ def openai_models_resources(
         if not isinstance(rec, Mapping) or not isinstance(rec.get("id"), str) or not rec["id"]:
             raise ConnectorError(f"{where}: data[{i}]", "a model needs a string `id`")
         ident = rec["id"]
-        key = model_key(ident, catalogs)
+        key = catalogs.model_key(ident)
         attributes = {"model": ident, "model_key": key, "owned_by": rec.get("owned_by"), **redact(rec)}
         if key is None:
             attributes["note"] = f"model `{ident}` is not in the models catalogue"

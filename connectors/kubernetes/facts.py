@@ -394,21 +394,6 @@ def _kserve(obj: Mapping[str, Any]) -> list[ModelServer]:
     return [ModelServer(server, value, "predictor", None if value else "no storageUri or --model_id")]
 
 
-def model_entry(model: str, catalogs: Catalogs) -> str | None:
-    """The models catalogue key whose ``identifiers`` contain ``model`` (case-insensitive;
-    ``hf://`` prefixes and an Ollama ``:latest`` tag are ignored)."""
-    wanted = {model.lower()}
-    for prefix in ("hf://", "huggingface://"):
-        if model.lower().startswith(prefix):
-            wanted.add(model[len(prefix) :].lower())
-    wanted |= {w.removesuffix(":latest") for w in wanted}
-    for key, entry in catalogs.entries.get("models", {}).items():
-        idents = entry.get("identifiers") or ()
-        if any(str(i).lower() in wanted for i in idents):
-            return key
-    return None
-
-
 # --- nodes -------------------------------------------------------------------------------
 
 #: providerID scheme → providers catalogue key (None: the scheme does not name an operator).
@@ -678,7 +663,7 @@ def _model_resource(
         "workload": workload.id,
         "container": served.part,
     }
-    key = model_entry(served.model, catalogs) if served.model else None
+    key = catalogs.model_key(served.model) if served.model else None
     attributes["model_key"] = key
     note = served.note
     if key is None and served.model and note is None:

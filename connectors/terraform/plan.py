@@ -63,7 +63,7 @@ from regie.connectors.base import (
     ownership_from_labels,
     redact_secret_names,
 )
-from regie.connectors.terraform.state import _labels, kind_of, locate, provider_key
+from regie.connectors.terraform.state import _labels, kind_of, locate, provider_key, with_model_key
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource
@@ -141,7 +141,6 @@ def resources_from_plan(
         raise PlanError(f"{source}: resource_changes", f"expected a list, got {type(changes).__name__}")
     config = data.get("configuration")
     regions_of = _ProviderRegions(config if isinstance(config, Mapping) else {})
-    regions: Mapping[str, Mapping[str, Any]] = catalogs.entries.get("regions", {})
     out: list[Resource] = []
     for i, change in enumerate(changes):
         where = f"{source}: resource_changes[{i}]"
@@ -172,7 +171,7 @@ def resources_from_plan(
             attrs = _mark_sensitive(attrs, mask)
         if not isinstance(attrs, dict):
             attrs = {}
-        resource = _resource(change, address, rtype, attrs, action, source, regions, regions_of, ownership)
+        resource = _resource(change, address, rtype, attrs, action, source, catalogs, regions_of, ownership)
         out.append(resource)
     return out
 
@@ -184,10 +183,11 @@ def _resource(
     attrs: dict[str, Any],
     action: str,
     source: str,
-    regions: Mapping[str, Mapping[str, Any]],
+    catalogs: Catalogs,
     regions_of: _ProviderRegions,
     ownership: Ownership,
 ) -> Resource:
+    regions: Mapping[str, Mapping[str, Any]] = catalogs.entries.get("regions", {})
     provider_name = change.get("provider_name")
     provider = _provider(provider_name)
     candidates: list[Any] = [
@@ -208,10 +208,14 @@ def _resource(
     )
     own = ownership_from_labels(labels, ownership)
     name = change.get("name")
+    kind = kind_of(rtype)
+    attributes = redact_secret_names(attrs)
+    if kind == "ai.model":
+        attributes = with_model_key(rtype, attributes, catalogs)
     return Resource(
         f"terraform:{source}#{address}",
         source=f"terraform:{source}",
-        kind=kind_of(rtype),
+        kind=kind,
         type=rtype,
         address=address,
         name=name if isinstance(name, str) else None,
@@ -220,7 +224,7 @@ def _resource(
         country=country,
         action=action,
         labels=labels,
-        attributes=redact_secret_names(attrs),
+        attributes=attributes,
         **own,
     )
 

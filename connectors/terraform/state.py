@@ -76,6 +76,7 @@ __all__ = [
     "load_state",
     "provider_key",
     "resources_from_state",
+    "with_model_key",
 ]
 
 #: What a sensitive value is replaced with (the connectors' common marker).
@@ -288,6 +289,36 @@ def locate(
 
 
 # --- labels ------------------------------------------------------------------------------
+
+
+#: Where a Terraform resource of kind ``ai.model`` names the model it serves.
+_MODEL_FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "azurerm_cognitive_deployment": ("model", "name"),  # user-chosen deployment name; the model is here
+    "aws_bedrockagent_agent": ("foundation_model",),
+    "scaleway_inference_deployment": ("model_name",),
+}
+
+
+def with_model_key(rtype: str, attrs: dict[str, Any], catalogs: Catalogs) -> dict[str, Any]:
+    """``attrs`` with ``model_id`` (the model the resource serves, where its type says) and
+    ``model_key`` (its models catalogue key, or null), as the other connectors give ``ai.model``.
+
+    >>> c = Catalogs()
+    >>> c.merge("models", {"gpt-4o": {"identifiers": ["gpt-4o"]}}, "t")
+    >>> a = with_model_key("azurerm_cognitive_deployment", {"model": [{"name": "gpt-4o"}]}, c)
+    >>> a["model_id"], a["model_key"]
+    ('gpt-4o', 'gpt-4o')
+    """
+    value: Any = attrs
+    for step in _MODEL_FIELDS.get(rtype, ("",)):
+        if isinstance(value, list):
+            value = value[0] if value else None
+        value = value.get(step) if isinstance(value, dict) else None
+    ident = value if isinstance(value, str) and value else None
+    out = dict(attrs)
+    out["model_id"] = ident
+    out["model_key"] = catalogs.model_key(ident) if ident is not None else None
+    return out
 
 
 def _text(value: Any) -> str:
@@ -560,6 +591,8 @@ def _read(
             if sensitive:
                 attrs = _redact(attrs, sensitive)
             attrs = redact_secret_names(attrs)  # names such as `password`, even when not marked
+            if kind == "ai.model":
+                attrs = with_model_key(rtype, attrs, catalogs)
             key = inst.get("index_key")
             if key is None:
                 address = base
