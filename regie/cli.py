@@ -368,14 +368,14 @@ def eval_(
 
 
 SourceOpt = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--source",
         "-s",
         metavar="KIND:TARGET",
         help="A fact source (repeatable): terraform:PATH|URL, k8s:manifests:PATH, k8s:context:NAME, "
         "k8s:in-cluster, k8s:admission:PATH, litellm:PATH|URL, openai-models:PATH|URL, http:CONFIG.yaml, "
-        "saas:PATH.",
+        "saas:PATH. Default: `[scan] sources` of regie.toml.",
     ),
 ]
 TimeoutOpt = Annotated[
@@ -384,7 +384,10 @@ TimeoutOpt = Annotated[
 InventoryOpt = Annotated[
     str | None,
     typer.Option(
-        "--inventory", metavar="FILE", help="Service inventory (services.yaml) joined onto the facts."
+        "--inventory",
+        metavar="FILE",
+        help="Service inventory (services.yaml) joined onto the facts. "
+        "Default: `[scan] inventory` of regie.toml.",
     ),
 ]
 
@@ -392,7 +395,7 @@ InventoryOpt = Annotated[
 @app.command()
 @_guard
 def scan(
-    source: SourceOpt,
+    source: SourceOpt = None,
     policies: PoliciesOpt = None,
     inventory: InventoryOpt = None,
     fmt_: FormatOpt = Format.table,
@@ -417,7 +420,7 @@ def scan(
     started = time.perf_counter()
     cfg = load_config(config)
     run = _Run(cfg, policies, catalog, param, waivers, only)
-    resources, failures = _pull_all(source, run.catalogs, inventory, timeout)
+    resources, failures = _pull_all(_sources(source, cfg), run.catalogs, inventory or cfg.inventory, timeout)
     _evaluate_and_report(run, resources, started, fmt_, context, today, failures, allow_partial=allow_partial)
 
 
@@ -484,7 +487,7 @@ def _evaluate_and_report(
 @app.command()
 @_guard
 def facts(
-    source: SourceOpt,
+    source: SourceOpt = None,
     inventory: InventoryOpt = None,
     catalog: CatalogOpt = None,
     config: ConfigOpt = None,
@@ -500,10 +503,11 @@ def facts(
     """
     cfg = load_config(config)
     catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
-    resources, failures = _pull_all(source, catalogs, inventory, timeout)
+    sources = _sources(source, cfg)
+    resources, failures = _pull_all(sources, catalogs, inventory or cfg.inventory, timeout)
     payload = {
         "version": JSON_VERSION,
-        "sources": list(source),
+        "sources": sources,
         "resources": [r.to_dict() for r in resources],
         "errors": [{"source": where, "message": message} for where, message in failures],
     }
@@ -515,6 +519,14 @@ def facts(
         err.print(f"[bold red]regie: error:[/] source {escape(where)}: {escape(message)}", soft_wrap=True)
     if failures and not allow_partial:
         raise typer.Exit(2)
+
+
+def _sources(given: list[str] | None, cfg: Config) -> list[str]:
+    if given:
+        return given
+    if cfg.sources:
+        return cfg.sources
+    fail("no sources: give --source KIND:TARGET (repeatable), or list them as `[scan] sources` in regie.toml")
 
 
 def _pull_all(
@@ -632,6 +644,142 @@ def explain_(
         out.print("  [dim]→[/] ", end="")
         out.print(value, markup=False, highlight=False)
     out.print(f"outcome: [bold]{result.outcome}[/]")
+
+
+catalog_app = typer.Typer(
+    help="Show the catalogues in force: the built-in ones with the organisation's files merged in.",
+    no_args_is_help=True,
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+class DataFormat(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+@catalog_app.command("list")
+@_guard
+def catalog_list(catalog: CatalogOpt = None, config: ConfigOpt = None) -> None:
+    """Each catalogue, its number of entries, and the files they come from."""
+    cfg = load_config(config)
+    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+    for name, entries in catalogs.entries.items():
+        files = sorted({_origin_text(catalogs.origins.get((name, key))) for key in entries})
+        out.print(
+            f"[bold]{name}[/]: {_count(len(entries), 'entry', 'entries')}  [dim]{escape(', '.join(files))}[/]"
+        )
+
+
+@catalog_app.command("show")
+@_guard
+def catalog_show(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="providers, regions, countries, models, …")],
+    key: Annotated[str | None, typer.Argument(metavar="[KEY]", help="Only this entry.")] = None,
+    fmt_: Annotated[
+        DataFormat, typer.Option("--format", help="table for people; json or yaml for machines.")
+    ] = DataFormat.table,
+    catalog: CatalogOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Print a catalogue as it is in force, with where each entry comes from.
+
+    Entries from --catalog files and regie.toml `catalogs` replace built-in entries of the same key.
+    """
+    from regie.engine.catalog import CATALOG_TYPES
+
+    cfg = load_config(config)
+    catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
+    if name not in CATALOG_TYPES:
+        hint = difflib.get_close_matches(name, list(CATALOG_TYPES), n=1)
+        fail(
+            f"no catalogue `{name}`"
+            + (f" (did you mean `{hint[0]}`?)" if hint else f"; catalogues are {', '.join(CATALOG_TYPES)}")
+        )
+    entries = catalogs.entries[name]
+    if key is not None:
+        if key not in entries:
+            hint = difflib.get_close_matches(key, list(entries), n=1)
+            fail(f"no entry `{key}` in {name}" + (f" (did you mean `{hint[0]}`?)" if hint else ""))
+        entries = {key: entries[key]}
+    shown = {k: {**v, "origin": _origin_text(catalogs.origins.get((name, k)))} for k, v in entries.items()}
+    if fmt_ is DataFormat.json:
+        sys.stdout.buffer.write(orjson.dumps(shown, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    if fmt_ is DataFormat.yaml:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(shown, sort_keys=False, allow_unicode=True, width=100))
+        return
+    from rich.table import Table
+
+    fields = [
+        f for f in CATALOG_TYPES[name].field_names() if f not in ("notes", "source", "checked", "level")
+    ]
+    table = Table(title=f"{name} ({_count(len(entries), 'entry', 'entries')})", title_justify="left")
+    table.add_column("key", no_wrap=True)
+    for f in fields:
+        table.add_column(f)
+    table.add_column("origin", style="dim")
+    for k, v in shown.items():
+        cells = [k, *(_cell_text(v.get(f)) for f in fields), v["origin"]]
+        table.add_row(*(escape(c) for c in cells))
+    out.print(table)
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _origin_text(origin: str | None) -> str:
+    if origin is None:
+        return ""
+    builtin = str(BUILTIN_POLICIES)
+    return "built-in" if origin.startswith(builtin) else origin
+
+
+@app.command()
+@_guard
+def docs(
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="FILE", help="Where to write the page.")
+    ] = "docs/policies.md",
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when FILE is not what would be written.")
+    ] = False,
+) -> None:
+    """Write docs/policies.md, the built-in library for compliance officers, from the policies' metadata.
+
+    Exit 0, or 1 with --check when the page is stale, or 2 when a requirement has neither a policy
+    nor a note saying which fact is missing.
+    """
+    from regie.library import library_markdown, load_requirements, uncovered
+
+    policy_set = _policy_set([str(BUILTIN_POLICIES)], Config(), [])
+    reqs = load_requirements()
+    checked = [lp.checked for lp in policy_set.policies]
+    unknown_ids = sorted({r for p in checked for r in p.meta.requirements} - set(reqs.requirements))
+    if unknown_ids:
+        fail(f"policies cite requirement ids not in requirements.yaml: {', '.join(unknown_ids)}")
+    gaps = uncovered(reqs, checked)
+    if gaps:
+        fail(f"requirements with no policy and no `needs` in requirements.yaml: {', '.join(gaps)}")
+    text = library_markdown(reqs, checked)
+    path = Path(output)
+    if check:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current != text:
+            err.print(f"{output} is out of date: run `regie docs --output {output}`")
+            raise typer.Exit(1)
+        out.print(f"{output} is up to date")
+        return
+    path.write_text(text, encoding="utf-8")
+    out.print(f"wrote {output} ({_count(len(checked), 'policy', 'policies')})")
 
 
 def main() -> None:

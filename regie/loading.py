@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -225,12 +226,16 @@ def load_waivers(path: str | None) -> list[Waiver]:
 
 @dataclass(slots=True)
 class Config:
-    """``regie.toml``: parameter values, extra catalogues and the waivers file."""
+    """``regie.toml``: parameter values, extra catalogues, the waivers file, and what to scan."""
 
     params_table: dict[str, Any] = field(default_factory=dict)
     catalogs: list[str] = field(default_factory=list)
     waivers: str | None = None
     path: str | None = None
+    #: ``[scan] sources``: source strings, their paths resolved against the file's folder.
+    sources: list[str] = field(default_factory=list)
+    #: ``[scan] inventory``: the service inventory, resolved against the file's folder.
+    inventory: str | None = None
 
     def params(self, policy_ids: Iterable[str]) -> dict[str, tuple[Any, str]]:
         """Parameter values by ``policy.id.name``.
@@ -269,10 +274,10 @@ def load_config(path: str | None) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise InputError(path, f"invalid TOML: {err}") from None
     config = Config(path=path)
-    unknown = set(data) - {"params", "catalogs", "waivers"}
+    unknown = set(data) - {"params", "catalogs", "waivers", "scan"}
     if unknown:
         raise InputError(
-            f"{path}: {sorted(unknown)[0]}", "unknown section; expected params, catalogs, waivers"
+            f"{path}: {sorted(unknown)[0]}", "unknown section; expected params, catalogs, waivers, scan"
         )
     params = data.get("params", {})
     if not isinstance(params, dict):
@@ -287,7 +292,44 @@ def load_config(path: str | None) -> Config:
     if waivers is not None and not isinstance(waivers, str):
         raise InputError(f"{path}: waivers", "expected a path")
     config.waivers = str(base / waivers) if waivers else None
+    _scan_section(config, data.get("scan", {}), path, base)
     return config
+
+
+def _scan_section(config: Config, scan: Any, path: str, base: Path) -> None:
+    if not isinstance(scan, dict):
+        raise InputError(f"{path}: scan", "expected a table with `sources` and `inventory`")
+    extra = set(scan) - {"sources", "inventory"}
+    if extra:
+        raise InputError(f"{path}: scan.{sorted(extra)[0]}", "unknown key; expected sources, inventory")
+    sources = scan.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        raise InputError(f"{path}: scan.sources", 'expected a list of sources like "terraform:prod.tfstate"')
+    config.sources = [_relative_source(s, base) for s in sources]
+    inventory = scan.get("inventory")
+    if inventory is not None and not isinstance(inventory, str):
+        raise InputError(f"{path}: scan.inventory", "expected a path")
+    config.inventory = _relative(inventory, base) if inventory else None
+
+
+def _relative_source(text: str, base: Path) -> str:
+    """A source whose target is a path relative to the configuration file, as seen from here."""
+    from regie.connectors.base import ConnectorError
+    from regie.connectors.sources import parse_source
+
+    try:
+        src = parse_source(text)
+    except ConnectorError:
+        return text  # reported with the other sources, where the user sees it
+    if not src.target or "://" in src.target or src.target == "-" or not (base / src.target).exists():
+        return text
+    return f"{src.scheme}:{_relative(src.target, base)}"
+
+
+def _relative(target: str, base: Path) -> str:
+    joined = base / target
+    # Relative to the working directory, so resource ids stay short and the same on every machine.
+    return os.path.relpath(joined) if not Path(target).is_absolute() else target
 
 
 def parse_param(text: str) -> tuple[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any, Final
 import httpx
 import yaml
 
-from regie.connectors.base import ConnectorError, PullContext, ownership_from_labels
+from regie.connectors.base import ConnectorError, Ownership, PullContext, ownership_from_labels
 from regie.connectors.http.client import display_url, get_json, open_client
 from regie.connectors.http.normalise import ENV_REFERENCE, country_of, redact, saas_key
 from regie.dsl.values import Unknown
@@ -190,8 +190,19 @@ def route_provider(route: str, params: Mapping[str, Any], catalogs: Catalogs) ->
 # --- LiteLLM -----------------------------------------------------------------------------------
 
 
-def litellm_resources(data: Any, source: str, catalogs: Catalogs, where: str | None = None) -> list[Resource]:
-    """``ai.model`` resources from a LiteLLM config (``model_list``) or a ``/model/info`` answer."""
+def litellm_resources(
+    data: Any,
+    source: str,
+    catalogs: Catalogs,
+    where: str | None = None,
+    ownership: Ownership | None = None,
+) -> list[Resource]:
+    """``ai.model`` resources from a LiteLLM config (``model_list``) or a ``/model/info`` answer.
+
+    ``model_info.labels`` are the deployment's labels; ownership (``service``, ``classification``,
+    …) comes from them by the configured label names, as for every other source.
+    """
+    own_names = ownership or Ownership()
     where = where or source
     if isinstance(data, Mapping) and isinstance(data.get("data"), list) and "model_list" not in data:
         entries, field = data["data"], "data"
@@ -221,9 +232,15 @@ def litellm_resources(data: Any, source: str, catalogs: Catalogs, where: str | N
         route = params["model"]
         provider, region, prefix = route_provider(route, params, catalogs)
         identifier = route.split("/", 1)[1] if prefix and route.startswith(prefix + "/") else route
-        key = catalogs.model_key(route) or catalogs.model_key(identifier)
         raw_info = entry.get("model_info")
         info: Mapping[str, Any] = raw_info if isinstance(raw_info, Mapping) else {}
+        # Azure deployment names are chosen by the team; `model_info.base_model` names the model.
+        base = info.get("base_model")
+        key = (
+            (catalogs.model_key(base) if isinstance(base, str) and base else None)
+            or catalogs.model_key(route)
+            or catalogs.model_key(identifier)
+        )
         seen[alias] += 1
         suffix = f"[{seen[alias] - 1}]" if names[alias] > 1 else ""
         ident = str(info.get("id")) if info.get("id") else f"{alias}{suffix}"
@@ -260,6 +277,7 @@ def litellm_resources(data: Any, source: str, catalogs: Catalogs, where: str | N
                 country=country_of(provider, region, catalogs),
                 labels=labels,
                 attributes=attributes,
+                **ownership_from_labels(labels, own_names),
             )
         )
     return out
@@ -287,7 +305,7 @@ def pull_litellm(target: str, ctx: PullContext) -> list[Resource]:
                 auth_hint=f"set {LITELLM_TOKEN_ENV} to a key the proxy accepts",
             )  # fmt: skip
         host = httpx.URL(target).netloc.decode()
-        return litellm_resources(body, host, ctx.catalogs, where=display_url(url))
+        return litellm_resources(body, host, ctx.catalogs, where=display_url(url), ownership=ctx.ownership)
     path = Path(target)
     try:
         text = path.read_text(encoding="utf-8")
@@ -301,7 +319,7 @@ def pull_litellm(target: str, ctx: PullContext) -> list[Resource]:
         raise ConnectorError(
             f"{target}{at}", f"not valid YAML: {getattr(err, 'problem', None) or err}"
         ) from None
-    return litellm_resources(data, path.name, ctx.catalogs, where=target)
+    return litellm_resources(data, path.name, ctx.catalogs, where=target, ownership=ctx.ownership)
 
 
 # --- OpenAI-compatible /v1/models --------------------------------------------------------------

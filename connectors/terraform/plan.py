@@ -63,7 +63,14 @@ from regie.connectors.base import (
     ownership_from_labels,
     redact_secret_names,
 )
-from regie.connectors.terraform.state import _labels, kind_of, locate, provider_key, with_model_key
+from regie.connectors.terraform.state import (
+    _labels,
+    arn_region,
+    kind_of,
+    locate,
+    provider_key,
+    with_model_key,
+)
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource
@@ -196,6 +203,7 @@ def _resource(
         regions_of.region(change, address),
         attrs.get("zone"),
         attrs.get("availability_zone"),
+        arn_region(attrs.get("arn")),
     ]
     region, country = locate(candidates, regions, provider, AFTER_APPLY)
     tags = attrs.get("tags")

@@ -72,6 +72,7 @@ __all__ = [
     "KINDS",
     "SENSITIVE",
     "StateError",
+    "arn_region",
     "kind_of",
     "load_state",
     "provider_key",
@@ -144,6 +145,13 @@ _KIND_TABLE: dict[str, tuple[str, ...]] = {
         "google_container_cluster",
         "ovh_cloud_project_kube",
         "scaleway_k8s_cluster",
+    ),
+    # An account or workspace that hosts model deployments is not itself a model.
+    "ai.service": (
+        "azurerm_cognitive_account",
+        "azurerm_ai_services",
+        "azurerm_machine_learning_workspace",
+        "google_vertex_ai_index",
     ),
     "ai.model": (
         "aws_bedrockagent_agent",
@@ -319,6 +327,18 @@ def with_model_key(rtype: str, attrs: dict[str, Any], catalogs: Catalogs) -> dic
     out["model_id"] = ident
     out["model_key"] = catalogs.model_key(ident) if ident is not None else None
     return out
+
+
+def arn_region(arn: Any) -> str | None:
+    """The region in an AWS ARN: AWS states leave `region` out of most resources, the ARN has it.
+
+    >>> arn_region("arn:aws:dynamodb:eu-central-1:111122223333:table/t"), arn_region("arn:aws:s3:::b")
+    ('eu-central-1', None)
+    """
+    if arn.__class__ is not str or not arn.startswith("arn:"):
+        return None
+    parts = arn.split(":", 4)
+    return parts[3] or None if len(parts) > 4 else None
 
 
 def _text(value: Any) -> str:
@@ -606,6 +626,8 @@ def _read(
                 region = attrs.get("location")
                 if region is None:
                     region = attrs.get("zone")
+                    if region is None:
+                        region = arn_region(attrs.get("arn"))
             if region is None:
                 country = None
             elif region.__class__ is str:
