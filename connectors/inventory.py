@@ -377,6 +377,7 @@ def join(
     resources: Iterable[Resource],
     inv: ServiceInventory,
     prefer: Literal["tags", "inventory"] = "tags",
+    same_level: Mapping[str, Any] | None = None,
 ) -> tuple[list[Resource], list[Conflict]]:
     """Fill service facts onto resources whose ``service`` is in the inventory.
 
@@ -385,6 +386,9 @@ def join(
     tags' value stays, unless ``prefer="inventory"``. Changed resources are
     copies; the input is not modified. ``service`` resources themselves are
     passed through.
+
+    ``same_level`` maps classification labels (lower-cased) to their level (the
+    classifications catalogue): two labels of one level (``Dep. V`` and ``dep-v``) agree.
     """
     if prefer not in ("tags", "inventory"):
         raise ValueError(f"prefer must be 'tags' or 'inventory', not {prefer!r}")
@@ -404,7 +408,9 @@ def join(
             ours = getattr(r, field)
             if ours is None or isinstance(ours, Unknown):
                 take = True
-            elif _same(ours, theirs):
+            elif _same(ours, theirs) or (
+                field == "classification" and same_level is not None and _same_level(ours, theirs, same_level)
+            ):
                 continue
             else:
                 conflicts.append(Conflict(r.id, r.service, field, ours, theirs, prefer))
@@ -414,6 +420,14 @@ def join(
                 setattr(updated, field, theirs)
         out.append(updated or r)
     return out, conflicts
+
+
+def _same_level(a: Any, b: Any, levels: Mapping[str, Any]) -> bool:
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return False
+    la = levels.get(" ".join(a.split()).lower())
+    lb = levels.get(" ".join(b.split()).lower())
+    return la is not None and lb is not None and la.get("level") == lb.get("level")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -570,18 +570,18 @@ def _pull_all(
             seen[r.id] = str(parsed[i])
             resources.append(r)
     if inventory is not None:
-        resources = _join_inventory(resources, inventory)
+        resources = _join_inventory(resources, inventory, catalogs)
     return resources, failures
 
 
-def _join_inventory(resources: list[Resource], path: str) -> list[Resource]:
+def _join_inventory(resources: list[Resource], path: str, catalogs: Catalogs) -> list[Resource]:
     from regie.connectors.inventory import inventory_resources, join, load_inventory
 
     try:
         inv = load_inventory(path)
     except ConnectorError as e:
         raise InputError(e.where, e.message) from None
-    joined, conflicts = join(resources, inv)
+    joined, conflicts = join(resources, inv, same_level=catalogs.classification_labels())
     for conflict in conflicts:
         err.print(f"[yellow]regie: warning:[/] {escape(str(conflict))}", soft_wrap=True)
     return [*joined, *inventory_resources(inv, path)]

@@ -16,7 +16,14 @@ from regie.engine.evaluate import Evaluation
 from regie.engine.testing import TestResult
 from regie.engine.violations import Violation
 
-__all__ = ["JSON_VERSION", "evaluation_json", "print_evaluation", "summary_line", "tests_junit"]
+__all__ = [
+    "JSON_VERSION",
+    "evaluation_json",
+    "print_evaluation",
+    "short_resource",
+    "summary_line",
+    "tests_junit",
+]
 
 #: Version of the JSON output format (docs/cli.md); bumped on any incompatible change.
 JSON_VERSION = 1
@@ -42,29 +49,42 @@ def print_evaluation(
 ) -> None:
     """The violations as a table, then the waivers that need attention, then one summary line."""
     violations = sorted(evaluation.violations, key=_order)
-    if violations:
-        table = Table(show_lines=False, header_style="bold", expand=False, pad_edge=False)
+    shown = violations if limit is None else violations[:limit]
+    # One table per fact source, in the order of their most pressing finding: a resource id
+    # then only needs the part after its source, and people see at once where to look.
+    groups: dict[str, list[Violation]] = {}
+    for v in shown:
+        groups.setdefault(v.source or "", []).append(v)
+    for source, members in groups.items():
+        title = f"{source or '(no source)'} ({len(members)})"
+        table = Table(
+            title=title,
+            title_justify="left",
+            show_lines=False,
+            header_style="bold",
+            expand=False,
+            pad_edge=False,
+        )
         table.add_column("enforce", no_wrap=True)
         table.add_column("severity", no_wrap=True)
         table.add_column("policy")
         table.add_column("resource", overflow="fold")
         table.add_column("message", overflow="fold")
         table.add_column("source", overflow="fold")
-        shown = violations if limit is None else violations[:limit]
-        for v in shown:
+        for v in members:
             enforce = Text(v.enforcement, style=_ENFORCEMENT_STYLE.get(v.enforcement, ""))
             if v.outcome == "unknown":
                 enforce = Text(f"{v.enforcement} (unknown)", style="magenta")
             if v.waived:
                 enforce = Text(f"waived ({v.waiver.id})" if v.waiver else "waived", style="dim")
-            resource = v.resource + (f" / {v.item}" if v.item else "")
+            resource = short_resource(v.resource, v.source) + (f" / {v.item}" if v.item else "")
             # Text, not markup: a message may hold brackets (`resources[0]`) that rich would eat.
             table.add_row(
                 enforce, Text(v.severity), Text(v.policy), Text(resource), Text(v.message), Text(v.citation)
             )
         console.print(table)
-        if limit is not None and len(violations) > limit:
-            console.print(f"… and {len(violations) - limit} more (use --format json for all)")
+    if limit is not None and len(violations) > limit:
+        console.print(f"… and {len(violations) - limit} more (use --format json for all)")
     for status in evaluation.waivers:
         w = status.waiver
         if status.expired:
@@ -80,6 +100,26 @@ def print_evaluation(
     for error in evaluation.errors:
         console.print(f"[red]policy {escape(error.policy)} failed:[/] {escape(error.message)}")
     console.print(summary_line(evaluation, seconds))
+
+
+def short_resource(resource: str, source: str | None) -> str:
+    """A resource id without its source prefix (``terraform:prod.tfstate#aws_s3_bucket.b`` →
+    ``aws_s3_bucket.b``), for display under that source.
+
+    >>> short_resource("terraform:p.tfstate#aws_s3_bucket.b", "terraform:p.tfstate")
+    'aws_s3_bucket.b'
+    >>> short_resource("k8s:m/apps/v1/Deployment/ns/web", "k8s:manifests:m"), short_resource("x", None)
+    ('apps/v1/Deployment/ns/web', 'x')
+    """
+    if not source:
+        return resource
+    # Kubernetes ids name the connector and the path, without the source's `manifests:` part.
+    prefixes = (source, f"{source.split(':', 1)[0]}:{source.rsplit(':', 1)[-1]}")
+    for prefix in prefixes:
+        for sep in ("#", "/"):
+            if resource.startswith(prefix + sep) and len(resource) > len(prefix) + 1:
+                return resource[len(prefix) + 1 :]
+    return resource
 
 
 def summary_line(evaluation: Evaluation, seconds: float) -> str:

@@ -102,3 +102,16 @@ def test_join_fills_what_tags_leave_out_and_reports_conflicts(inv: ServiceInvent
     assert rs[0].classification == "BBN2" and conflicts[0].kept == "inventory"
     with pytest.raises(ValueError, match="prefer"):
         join([], inv, prefer="labels")  # type: ignore[arg-type]
+
+
+def test_join_takes_two_labels_of_one_classification_level_as_agreeing(inv: ServiceInventory) -> None:
+    from regie.loading import load_catalogs
+
+    levels = load_catalogs().classification_labels()
+    spelled = Resource("e", kind="storage", service="toeslagen-portaal", classification="BBN 2")
+    lower = Resource("f", kind="storage", service="toeslagen-portaal", classification="BBN3")
+    rs, conflicts = join([spelled, lower], inv, same_level=levels)
+    assert rs[0].classification == "BBN 2"  # the same level: no conflict, the tag's spelling stays
+    assert [c.resource for c in conflicts] == ["f"]  # a different level still conflicts
+    _, without = join([spelled], inv)
+    assert [c.resource for c in without] == ["e"]  # without the scale, spellings differ
