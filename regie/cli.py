@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -49,6 +49,9 @@ from regie.loading import (
     policy_files,
 )
 from regie.output import JSON_VERSION, evaluation_json, print_evaluation, tests_junit
+
+if TYPE_CHECKING:
+    from regie.store import Store
 
 app = typer.Typer(
     name="regie",
@@ -176,6 +179,10 @@ TodayOpt = Annotated[
         metavar="YYYY-MM-DD",
         help="Evaluate as of this date (YYYY-MM-DD), for evidence age and waivers.",
     ),
+]
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", metavar="URL", help="Also ingest into this violation store (docs/store.md)."),
 ]
 
 
@@ -356,6 +363,7 @@ def eval_(
     config: ConfigOpt = None,
     today: TodayOpt = None,
     only: OnlyOpt = None,
+    store: StoreOpt = None,
 ) -> None:
     """Evaluate policies against a facts file and report the violations.
 
@@ -364,7 +372,9 @@ def eval_(
     started = time.perf_counter()
     cfg = load_config(config)
     run = _Run(cfg, policies, catalog, param, waivers, only)
-    _evaluate_and_report(run, load_facts(facts), started, fmt_, context, today, [], allow_partial=False)
+    _evaluate_and_report(
+        run, load_facts(facts), started, fmt_, context, today, [], allow_partial=False, store=store
+    )
 
 
 SourceOpt = Annotated[
@@ -411,6 +421,7 @@ def scan(
     ] = False,
     only: OnlyOpt = None,
     timeout: TimeoutOpt = 30.0,
+    store: StoreOpt = None,
 ) -> None:
     """Pull facts from every source (concurrently), join the inventory, evaluate, report.
 
@@ -421,7 +432,10 @@ def scan(
     cfg = load_config(config)
     run = _Run(cfg, policies, catalog, param, waivers, only)
     resources, failures = _pull_all(_sources(source, cfg), run.catalogs, inventory or cfg.inventory, timeout)
-    _evaluate_and_report(run, resources, started, fmt_, context, today, failures, allow_partial=allow_partial)
+    _evaluate_and_report(
+        run, resources, started, fmt_, context, today, failures, allow_partial=allow_partial, store=store,
+        sources=_sources(source, cfg),
+    )  # fmt: skip
 
 
 class _Run:
@@ -455,9 +469,13 @@ def _evaluate_and_report(
     failures: list[tuple[str, str]],
     *,
     allow_partial: bool,
+    store: str | None = None,
+    sources: Sequence[str] = (),
 ) -> None:
-    """Evaluate, print (table or JSON), and exit with the code the findings and failures call for."""
+    """Evaluate, print (table or JSON), ingest into the store if given, exit with the code called for."""
     ctx = context.value if context else None
+    db = _open_store(store) if store else None  # a bad store fails before the evaluation, not after
+    waivers = [*run.waivers, *db.waivers_in_force()] if db else run.waivers
     total = len(run.only) if run.only else len(run.policy_set.policies)
     with _progress(total, "evaluating") as advance:
         evaluation = evaluate(
@@ -466,7 +484,7 @@ def _evaluate_and_report(
             run.catalogs,
             context=ctx,
             today=_today(today),
-            waivers=run.waivers,
+            waivers=waivers,
             only=run.only,
             progress=advance,
         )
@@ -478,6 +496,15 @@ def _evaluate_and_report(
         print_evaluation(out, evaluation, seconds=seconds)
     for where, message in failures:
         err.print(f"[bold red]regie: error:[/] source {escape(where)}: {escape(message)}", soft_wrap=True)
+    if db:
+        from regie.store import ingest_evaluation
+
+        result = ingest_evaluation(
+            db, evaluation, resources, given_sources=sources, failed_sources=[w for w, _ in failures],
+            policy_set=run.policy_set, catalogs=run.catalogs, context=ctx, today=_today(today),
+            waivers=waivers, only=run.only,
+        )  # fmt: skip
+        (out if fmt_ is Format.table else err).print(result.summary(), markup=False, highlight=False)
     if evaluation.errors or (failures and not allow_partial):
         raise typer.Exit(2)
     if evaluation.blocking:
@@ -769,7 +796,7 @@ def docs(
     gaps = uncovered(reqs, checked)
     if gaps:
         fail(f"requirements with no policy and no `needs` in requirements.yaml: {', '.join(gaps)}")
-    text = library_markdown(reqs, checked)
+    text = library_markdown(reqs, checked, load_catalogs())
     path = Path(output)
     if check:
         current = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -780,6 +807,37 @@ def docs(
         return
     path.write_text(text, encoding="utf-8")
     out.print(f"wrote {output} ({_count(len(checked), 'policy', 'policies')})")
+
+
+@app.command()
+@_guard
+def replay(
+    record: Annotated[int, typer.Argument(metavar="RECORD_ID", help="The decision record to replay.")],
+    store: Annotated[str, typer.Option("--store", metavar="URL", help="The violation store.")],
+    policies: PoliciesOpt = None,
+    catalog: CatalogOpt = None,
+    param: ParamOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Re-run a recorded decision from its stored input with today's policies; say what differs.
+
+    Exit 0 when the outcome is the same, 1 when it differs, 2 on bad input.
+    """
+    from regie.replay import render_replay, replay_record
+
+    run = _Run(load_config(config), policies, catalog, param, None, None)
+    with _open_store(store) as db:
+        result = replay_record(db, record, run.policy_set, run.catalogs)
+    for line in render_replay(result):
+        out.print(line, markup=False, highlight=False)
+    raise typer.Exit(0 if result.same else 1)
+
+
+def _open_store(url: str) -> Store:
+    # Imported here: SQLAlchemy adds start-up time that runs without a store should not pay.
+    from regie.store import open_store
+
+    return open_store(url)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from regie.connectors.base import ConnectorError
 from regie.connectors.inventory import load_yaml_located, validation_error
 from regie.dsl.check import CheckedPolicy
 from regie.dsl.fmt import format_expr
+from regie.engine.catalog import Catalogs
 from regie.loading import BUILTIN_POLICIES, InputError
 
 __all__ = [
@@ -91,8 +92,10 @@ def uncovered(reqs: Requirements, policies: Sequence[CheckedPolicy]) -> list[str
     return [rid for rid, req in reqs.requirements.items() if rid not in covered and not req.needs]
 
 
-def library_markdown(reqs: Requirements, policies: Sequence[CheckedPolicy]) -> str:
-    """The whole of ``docs/policies.md``."""
+def library_markdown(
+    reqs: Requirements, policies: Sequence[CheckedPolicy], catalogs: Catalogs | None = None
+) -> str:
+    """The whole of ``docs/policies.md``; with ``catalogs``, also the classification scale in force."""
     by_req: dict[str, list[CheckedPolicy]] = {}
     for p in policies:
         for rid in p.meta.requirements:
@@ -152,10 +155,37 @@ def library_markdown(reqs: Requirements, policies: Sequence[CheckedPolicy]) -> s
             if req.needs:
                 lead = "Not fully decidable yet" if ps else "Not decidable yet"
                 out += [f"{lead}: needs {req.needs}.", ""]
+    if catalogs is not None:
+        out += _classification_section(catalogs)
     out += ["## The policies", ""]
     for p in sorted(policies, key=lambda p: p.id):
         out += _policy_section(p)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _classification_section(catalogs: Catalogs) -> list[str]:
+    lines = [
+        "## Classification levels",
+        "",
+        "Policies that depend on how sensitive data is read the `classification` of a resource (a",
+        "tag or label, or the service inventory) on one ordered scale that understands both",
+        "vocabularies in use: the BIO levels and the VIR-BI rubricering. Case does not matter. A",
+        "label that names no level is itself a finding (`classification.label.recognised`).",
+        "Thresholds are parameters naming a level (`dep-v`), compared by rank. An organisation adds",
+        "its own labels by overriding an entry of the `classifications` catalogue in its own",
+        "catalogue file (`regie catalog show classifications` prints what is in force).",
+        "",
+        "| level | name | scheme | rank | also written as |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, e in sorted(
+        catalogs.entries["classifications"].items(), key=lambda kv: (kv[1].get("rank", 0), kv[0])
+    ):
+        aliases = ", ".join(f"`{a}`" for a in e.get("aliases", ()))
+        name = _cell(str(e.get("name", "")))
+        lines.append(f"| `{key}` | {name} | {e.get('scheme', '')} | {e.get('rank', '')} | {aliases} |")
+    lines.append("")
+    return lines
 
 
 def _policy_section(p: CheckedPolicy) -> list[str]:

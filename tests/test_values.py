@@ -844,12 +844,16 @@ def test_pattern_arguments_are_declared() -> None:
 
 def test_every_builtin_is_total_on_null_and_unknown() -> None:
     for name, builtin in BUILTINS.items():
-        arity = 2 if name in ("startswith", "endswith", "matches", "glob", "split", "join") else 1
+        arity = 2 if name in ("startswith", "endswith", "matches", "glob", "split", "join", "or_unknown") else 1
         for arg in (None, U, 0, "", [], {}, math.nan, True, Resource("a")):
             args = [arg] * arity
             builtin.impl(CTX, *args)  # never raises
             if name != "known":
                 result = builtin.impl(CTX, *[U] * arity)
                 assert result is U, (name, result)
+        if name == "or_unknown":  # null becomes unknown, with the reason given
+            made = builtin.impl(CTX, None, "not in the catalogue")
+            assert isinstance(made, Unknown) and made.reason == "not in the catalogue"
+            assert builtin.impl(CTX, 3, "r") == 3 and builtin.impl(CTX, None, None).reason
         assert "`" not in builtin.signature
         assert builtin.doc
