@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/regie eval --policies examples/quickstart/policies --facts examples/quickstart/facts.yaml \
-		--waivers examples/quickstart/waivers.yaml || [ $$? -eq 1 ]
+	$(BIN)/regie scan --config examples/ministry/regie.toml || [ $$? -eq 1 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard dsl engine connectors policies regie tests bench)
@@ -30,9 +29,11 @@ typecheck: $(STAMP)
 	MYPYPATH=.typecheck $(BIN)/mypy --strict -p regie
 
 policy-tests: $(STAMP)
-	$(BIN)/regie check examples/quickstart/policies
-	$(BIN)/regie fmt --check examples/quickstart/policies
+	$(BIN)/regie check policies examples/quickstart/policies
+	$(BIN)/regie fmt --check policies examples/quickstart/policies
+	$(BIN)/regie test policies
 	$(BIN)/regie test examples/quickstart/policies
+	$(BIN)/regie docs --check
 
 unit-tests: $(STAMP)
 	$(BIN)/pytest -q --doctest-modules dsl engine connectors regie tests

@@ -113,8 +113,7 @@ def test_vllm_example_gives_the_model() -> None:
     assert model.id == f"{workload.id}#model:inference-server"
     assert model.attributes["model"] == "google/gemma-3-1b-it"  # --model=$(MODEL_ID), expanded from env
     assert model.attributes["server"] == "vllm" and model.attributes["workload"] == workload.id
-    assert model.provider == "self-hosted" and model.attributes["model_key"] is None
-    assert "not in the models catalogue" in model.attributes["note"]
+    assert model.provider == "self-hosted" and model.attributes["model_key"] == "gemma"
     image = next(r for r in resources if r.kind == "container.image")
     assert image.attributes["registry"] == "docker.io"
     assert image.attributes["repository"] == "vllm/vllm-openai" and image.attributes["tag"] == "v0.11.0"
