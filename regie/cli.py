@@ -840,6 +840,104 @@ def _open_store(url: str) -> Store:
     return open_store(url)
 
 
+class FailureMode(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class Role(StrEnum):
+    reader = "reader"
+    admin = "admin"
+
+
+@app.command()
+@_guard
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8443,
+    policies: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--policies", "-p", metavar="PATH", help="Policy files or folders, besides the built-in library."
+        ),
+    ] = None,
+    no_builtin: Annotated[bool, typer.Option("--no-builtin", help="Leave the built-in library out.")] = False,
+    catalog: CatalogOpt = None,
+    config: ConfigOpt = None,
+    tls_cert: Annotated[
+        str | None, typer.Option("--tls-cert", metavar="FILE", help="TLS certificate (PEM).")
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option("--tls-key", metavar="FILE", help="TLS private key (PEM).")
+    ] = None,
+    client_ca: Annotated[
+        str | None,
+        typer.Option("--client-ca", metavar="FILE", help="Require client certificates from this CA."),
+    ] = None,
+    tokens: Annotated[
+        str | None,
+        typer.Option("--tokens", metavar="FILE", help="API tokens file (YAML or TOML, hashes only)."),
+    ] = None,
+    deadline_ms: Annotated[int, typer.Option("--deadline-ms", help="Admission evaluation deadline.")] = 2000,
+    failure_mode: Annotated[
+        FailureMode, typer.Option("--failure-mode", help="Answer when the deadline passes: allow or deny.")
+    ] = FailureMode.closed,
+    max_body: Annotated[
+        int, typer.Option("--max-body", metavar="BYTES", help="Largest request body.")
+    ] = 6291456,
+    reload_interval: Annotated[
+        float, typer.Option("--reload-interval", metavar="SECONDS", help="Poll policy files; 0: SIGHUP only.")
+    ] = 2.0,
+) -> None:
+    """Run the admission webhook and the evaluation API (docs/service.md)."""
+    from regie.service import ServeError, ServiceOptions
+    from regie.service import serve as run
+    from regie.service.logs import configure_logging
+
+    configure_logging()
+    options = ServiceOptions(
+        policies=[*([] if no_builtin else [str(BUILTIN_POLICIES)]), *(policies or [])],
+        catalogs=catalog or [],
+        config=config,
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        client_ca=client_ca,
+        tokens=tokens,
+        deadline_ms=deadline_ms,
+        failure_mode=failure_mode.value,
+        max_body=max_body,
+        reload_interval=reload_interval,
+    )
+    try:
+        run(options)
+    except ServeError as e:
+        for problem in e.problems:
+            err.print(f"[bold red]regie: error:[/] {escape(problem)}", soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+@_guard
+def token(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Who the token is for, e.g. grafana.")],
+    role: Annotated[Role, typer.Option("--role", help="reader (read API, metrics) or admin.")] = Role.reader,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Hash a token read from stdin instead.")] = False,
+) -> None:
+    """Make an API token for `regie serve --tokens`: the token (shown once) and its tokens-file entry."""
+    from regie.service import new_token, token_entry
+
+    secret = sys.stdin.readline().strip() if stdin else new_token()
+    if not secret:
+        fail("--stdin: no token on standard input")
+    if not stdin:
+        err.print("token (give it to the client; it is not stored anywhere):", highlight=False)
+        out.print(secret, markup=False, highlight=False)
+    err.print("entry for the tokens file (under `tokens:`):", highlight=False)
+    out.print(token_entry(name, role.value, secret), markup=False, highlight=False, end="")
+
+
 def main() -> None:
     app()
 

@@ -37,6 +37,7 @@ __all__ = [
     "BUILTIN_POLICIES",
     "Config",
     "InputError",
+    "apply_enforcement",
     "load_catalogs",
     "load_config",
     "load_facts",
@@ -236,6 +237,8 @@ class Config:
     sources: list[str] = field(default_factory=list)
     #: ``[scan] inventory``: the service inventory, resolved against the file's folder.
     inventory: str | None = None
+    #: ``[enforce]``: the organisation's enforcement levels, ``policy.id[.context]`` → level.
+    enforce: dict[str, str] = field(default_factory=dict)
 
     def params(self, policy_ids: Iterable[str]) -> dict[str, tuple[Any, str]]:
         """Parameter values by ``policy.id.name``.
@@ -274,11 +277,18 @@ def load_config(path: str | None) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise InputError(path, f"invalid TOML: {err}") from None
     config = Config(path=path)
-    unknown = set(data) - {"params", "catalogs", "waivers", "scan"}
+    unknown = set(data) - {"params", "catalogs", "waivers", "scan", "enforce"}
     if unknown:
         raise InputError(
-            f"{path}: {sorted(unknown)[0]}", "unknown section; expected params, catalogs, waivers, scan"
+            f"{path}: {sorted(unknown)[0]}",
+            "unknown section; expected params, catalogs, waivers, scan, enforce",
         )
+    enforce = data.get("enforce", {})
+    if not isinstance(enforce, dict) or not all(isinstance(v, str) for v in enforce.values()):
+        raise InputError(
+            f"{path}: enforce", 'expected a table of "policy.id[.context]" = "advisory|warn|deny"'
+        )
+    config.enforce = dict(enforce)
     params = data.get("params", {})
     if not isinstance(params, dict):
         raise InputError(f"{path}: params", "expected a table")
@@ -330,6 +340,40 @@ def _relative(target: str, base: Path) -> str:
     joined = base / target
     # Relative to the working directory, so resource ids stay short and the same on every machine.
     return os.path.relpath(joined) if not Path(target).is_absolute() else target
+
+
+def apply_enforcement(policies: Sequence[Any], config: Config) -> None:
+    """Set the organisation's enforcement levels (``[enforce]`` of regie.toml) on loaded policies.
+
+    A key is a policy id (the default level) or a policy id and a context (``ci``,
+    ``admission``, ``audit``). An unknown policy, context or level is an :class:`InputError`
+    naming the key. The library's files are not touched: the level is the organisation's choice.
+    """
+    import dataclasses
+    import difflib
+
+    from regie.dsl.meta import ENFORCEMENTS
+
+    contexts = ("ci", "admission", "audit")
+    by_id = {lp.id: lp for lp in policies}
+    where = f"{config.path or 'regie.toml'}: enforce"
+    for key, level in sorted(config.enforce.items()):
+        if level not in ENFORCEMENTS:
+            raise InputError(f'{where}."{key}"', f"expected one of {', '.join(ENFORCEMENTS)}, got {level!r}")
+        pid, context = key, None
+        if key not in by_id and key.rsplit(".", 1)[-1] in contexts:
+            pid, context = key.rsplit(".", 1)
+        lp = by_id.get(pid)
+        if lp is None:
+            close = difflib.get_close_matches(pid, list(by_id), n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            raise InputError(f'{where}."{key}"', f"no policy `{pid}`{hint}")
+        meta = lp.checked.meta
+        if context is None:
+            meta = dataclasses.replace(meta, enforce=level)
+        else:
+            meta = dataclasses.replace(meta, enforce_by_context={**meta.enforce_by_context, context: level})
+        lp.checked = dataclasses.replace(lp.checked, meta=meta)
 
 
 def parse_param(text: str) -> tuple[str, Any]:

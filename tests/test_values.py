@@ -844,7 +844,8 @@ def test_pattern_arguments_are_declared() -> None:
 
 def test_every_builtin_is_total_on_null_and_unknown() -> None:
     for name, builtin in BUILTINS.items():
-        arity = 2 if name in ("startswith", "endswith", "matches", "glob", "split", "join", "or_unknown") else 1
+        binary = ("startswith", "endswith", "matches", "glob", "split", "join", "or_unknown")
+        arity = 2 if name in binary else 1
         for arg in (None, U, 0, "", [], {}, math.nan, True, Resource("a")):
             args = [arg] * arity
             builtin.impl(CTX, *args)  # never raises
