@@ -40,6 +40,7 @@ from regie.loading import (
     BUILTIN_POLICIES,
     Config,
     InputError,
+    apply_enforcement,
     load_catalogs,
     load_config,
     load_facts,
@@ -137,6 +138,7 @@ def _policy_set(paths: Sequence[str], config: Config, params: Sequence[str]) -> 
         _print_diagnostics(sorted(diags, key=Diagnostic.sort_key))
         raise typer.Exit(2)
     assert not isinstance(result, list)
+    apply_enforcement(result.policies, config)
     return result
 
 
@@ -888,8 +890,18 @@ def serve(
     reload_interval: Annotated[
         float, typer.Option("--reload-interval", metavar="SECONDS", help="Poll policy files; 0: SIGHUP only.")
     ] = 2.0,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="URL",
+            help="Violation store (sqlite:///regie.db or postgresql://…): records admission decisions "
+            "and serves the violation API, feed and web page.",
+        ),
+    ] = None,
 ) -> None:
-    """Run the admission webhook and the evaluation API (docs/service.md)."""
+    """Run the admission webhook, the evaluation API and, with --store, the violation API, feed and
+    web page (docs/service.md)."""
     from regie.service import ServeError, ServiceOptions
     from regie.service import serve as run
     from regie.service.logs import configure_logging
@@ -909,6 +921,7 @@ def serve(
         failure_mode=failure_mode.value,
         max_body=max_body,
         reload_interval=reload_interval,
+        store=store,
     )
     try:
         run(options)

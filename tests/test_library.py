@@ -183,3 +183,46 @@ def test_scan_sources_in_the_config_are_relative_to_it(
     with pytest.raises(InputError, match="unknown key"):
         load_config(str(bad))
     assert Config().sources == []
+
+
+# --- the organisation's enforcement levels ----------------------------------------------------------
+
+
+def test_an_organisation_sets_enforcement_levels_without_editing_the_library(tmp_path: Path) -> None:
+    from regie.loading import apply_enforcement
+
+    config = tmp_path / "regie.toml"
+    config.write_text(
+        '[enforce]\n"genai.preference.open_model" = "deny"\n"cloud.exit.plan.admission" = "deny"\n',
+        encoding="utf-8",
+    )
+    modules, _ = load_modules([BUILTIN_POLICIES])
+    built = PolicySet.build(modules)
+    assert not isinstance(built, list)
+    apply_enforcement(built.policies, load_config(str(config)))
+    open_model = built.get("genai.preference.open_model")
+    exit_plan = built.get("cloud.exit.plan")
+    assert open_model is not None and exit_plan is not None
+    assert open_model.checked.meta.enforce == "deny"  # the default; per-context levels stay
+    assert exit_plan.checked.meta.enforcement("admission") == "deny"
+    assert exit_plan.checked.meta.enforcement(None) == "warn"  # only admission was changed
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('"genai.preference.open_modle" = "deny"', "did you mean `genai.preference.open_model`"),
+        ('"cloud.exit.plan" = "block"', "expected one of advisory, warn, deny"),
+    ],
+)
+def test_a_wrong_enforcement_entry_is_an_error_naming_it(tmp_path: Path, line: str, message: str) -> None:
+    from regie.loading import apply_enforcement
+
+    config = tmp_path / "regie.toml"
+    config.write_text(f"[enforce]\n{line}\n", encoding="utf-8")
+    modules, _ = load_modules([BUILTIN_POLICIES])
+    built = PolicySet.build(modules)
+    assert not isinstance(built, list)
+    with pytest.raises(InputError) as info:
+        apply_enforcement(built.policies, load_config(str(config)))
+    assert message in info.value.message and "enforce" in info.value.where

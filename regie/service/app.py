@@ -115,6 +115,9 @@ def create_app(service: Service) -> FastAPI:
         """Decision counts per outcome, latency per policy, deadline hits, reload failures (reader role)."""
         return Response(service.metrics.registry.render(), media_type=CONTENT_TYPE)
 
+    from regie.service.storage import mount_store
+
+    mount_store(app, service)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

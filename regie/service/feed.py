@@ -60,7 +60,7 @@ def _entry(feed: ET.Element, change: Change, base_url: str, feed_id: str) -> Non
         title = f"{verb}: {change.waiver_id or ''}".strip()
         link = f"{base_url}/waivers"
     _text(entry, "title", title)
-    _text(entry, "id", f"{feed_id}:change:{change.id}")
+    _text(entry, "id", f"{feed_id}#change-{change.id}")
     _text(entry, "updated", _iso(change.at))
     ET.SubElement(entry, f"{{{_NS}}}link", rel="alternate", href=link)
     if v is not None:

@@ -21,7 +21,15 @@ from regie.dsl.diagnostics import Diagnostic, render
 from regie.engine.catalog import Catalogs
 from regie.engine.evaluate import PolicySet
 from regie.engine.waivers import Waiver
-from regie.loading import InputError, load_catalogs, load_config, load_modules, load_waivers, policy_files
+from regie.loading import (
+    InputError,
+    apply_enforcement,
+    load_catalogs,
+    load_config,
+    load_modules,
+    load_waivers,
+    policy_files,
+)
 
 __all__ = ["LoadError", "PolicyHolder", "PolicySnapshot", "load_snapshot"]
 
@@ -73,6 +81,7 @@ def load_snapshot(policies: Sequence[str], catalogs: Sequence[str], config: str 
         if diags:
             raise LoadError([render(d) for d in sorted(diags, key=Diagnostic.sort_key)])
         assert isinstance(result, PolicySet)
+        apply_enforcement(result.policies, cfg)
         cats = load_catalogs([*cfg.catalogs, *catalogs])
         waivers = tuple(load_waivers(cfg.waivers))
     except InputError as err:

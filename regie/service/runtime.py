@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from regie.service.auth import TokenStore
 from regie.service.deadline import Evaluator
@@ -18,6 +18,9 @@ from regie.service.metrics import Metrics
 from regie.service.recorder import BackgroundRecorder, DecisionRecorder, NullRecorder
 from regie.service.reload import PolicyHolder, PolicySnapshot
 from regie.service.tls import ReloadingTLS
+
+if TYPE_CHECKING:
+    from regie.store.api import Store
 
 __all__ = ["DEFAULT_MAX_BODY", "Service", "ServiceOptions"]
 
@@ -50,6 +53,9 @@ class ServiceOptions:
     #: Seconds a client may take to send its request body (a stalled client gets 408).
     read_timeout: float = 10.0
     workers: int = 4
+    #: The violation store's URL (`--store`): admission decisions are recorded there, and the
+    #: violation API, feed and web page read it.
+    store: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -87,6 +93,13 @@ class Service:
             on_failed=self._failed,
         )
         self.tokens = TokenStore(options.tokens)
+        self.store: Store | None = None
+        if options.store:
+            from regie.service.storage import StoreRecorder
+            from regie.store.api import open_store
+
+            self.store = open_store(options.store)  # StoreError: a bad URL or an unreachable server
+            recorder = recorder or StoreRecorder(self.store)
         self.recorder = BackgroundRecorder(recorder or NullRecorder(), self.metrics.record_failures.inc)
         self.evaluator = Evaluator(options.workers)
         self.tls: ReloadingTLS | None = None
@@ -110,6 +123,8 @@ class Service:
         self.holder.stop()
         self.recorder.close()
         self.evaluator.shutdown()
+        if self.store is not None:
+            self.store.close()
 
     def _loaded(self, snapshot: PolicySnapshot) -> None:
         m = self.metrics

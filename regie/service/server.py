@@ -16,6 +16,7 @@ from regie.service.reload import LoadError
 from regie.service.runtime import Service, ServiceOptions
 from regie.service.tls import ReloadingTLS, TLSError
 from regie.service.tracing import configure_sdk
+from regie.store.errors import StoreError
 
 __all__ = ["ServeError", "build_server", "serve", "serve_async"]
 
@@ -40,7 +41,10 @@ def build_server(
     problems = options.problems()
     if problems:
         raise ServeError(problems)
-    service = Service(options, recorder)
+    try:
+        service = Service(options, recorder)
+    except StoreError as err:
+        raise ServeError([f"--store: {err.where}: {err.message}"]) from None
     if options.tls_cert and options.tls_key:
         try:
             service.tls = ReloadingTLS(

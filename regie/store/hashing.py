@@ -4,7 +4,7 @@ One canonical form (sorted keys, no whitespace, UTF-8) so that the same data alw
 hashes the same, in this process, in another replica, and years later in an audit.
 
 The policy-set hash is :func:`policy_set_hash`: the source text of every policy, its
-parameter values in force, and every catalogue entry.
+parameter values and enforcement levels in force, and every catalogue entry.
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def policy_set_hash(policy_set: PolicySet, catalogs: Catalogs) -> str:
                 "id": lp.id,
                 "text": lp.checked.policy.span.snippet(),
                 "params": {name: _plain_deep(value) for name, value in lp.params.items()},
+                # the levels in force: an organisation's [enforce] overrides change decisions too
+                "enforce": {"": lp.checked.meta.enforce, **lp.checked.meta.enforce_by_context},
             }
             for lp in policy_set.policies
         ),
