@@ -111,6 +111,9 @@ def test_the_audit_cronjob_scans_read_only(verb: str) -> None:
     job = cron["spec"]["jobTemplate"]["spec"]
     [container] = job["template"]["spec"]["containers"]
     assert container["args"][:2] == ["scan", "--source=k8s:in-cluster"]
+    assert "--store=$(REGIE_STORE)" in container["args"]  # results go into the shared store
+    [env] = container["env"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "regie-store", "key": "url"}
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     role = one("ClusterRole", "regie-audit")
     assert all(verb not in rule["verbs"] for rule in role["rules"])
