@@ -289,3 +289,66 @@ def test_a_login_never_redirects_off_site(server: Running) -> None:
     )
     assert response.status_code == 303 and response.headers["location"] == "/"
     assert "httponly" in response.headers["set-cookie"].lower()
+
+
+# --- two webhook replicas, one PostgreSQL -----------------------------------------------------------
+
+
+def test_two_serve_processes_on_one_postgresql_lose_and_duplicate_nothing(tmp_path: Path) -> None:
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    from regie.store.testing import ensure_postgres, postgres_schema
+
+    ensure_postgres()
+    tokens = tokens_file(tmp_path)
+    with postgres_schema() as url:
+        open_store(url).close()  # the schema exists before both replicas start
+        ports, procs = [], []
+        for _ in range(2):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                ports.append(s.getsockname()[1])
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "regie", "serve", "--port", str(ports[-1]), "--store", url,
+                     "--tokens", str(tokens), "--reload-interval", "0"],
+                    cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                )
+            )  # fmt: skip
+        try:
+            for port in ports:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    assert time.monotonic() < deadline, "regie serve did not become ready"
+                    time.sleep(0.2)
+            uids = [f"3f1d6c1e-5a7b-4c1e-9d2a-{i:012d}" for i in range(60)]
+            obj = deployment(images=["docker.io/library/nginx:1.27"])
+
+            def send(i: int) -> int:
+                body = orjson.dumps(review(obj, uid=uids[i]))
+                port = ports[i % 2]
+                return httpx.post(f"http://127.0.0.1:{port}/admission", content=body, timeout=30).status_code
+
+            with ThreadPoolExecutor(8) as pool:
+                assert set(pool.map(send, range(len(uids)))) == {200}
+        finally:
+            for proc in procs:
+                proc.terminate()  # SIGTERM: each replica records what it queued, then exits
+            for proc in procs:
+                _, errors = proc.communicate(timeout=30)  # also closes the pipe
+                assert proc.returncode == 0, errors
+        with open_store(url) as store:
+            records = []
+            i = 1
+            while (record := store.get_record(i, with_input=True)) is not None:
+                records.append(record)
+                i += 1
+            seen = [r.input["request"]["uid"] for r in records if r.kind == "admission" and r.input]
+            assert sorted(seen) == sorted(uids)  # every decision once: none lost, none twice
+            assert store.verify_chain().ok
