@@ -16,6 +16,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -189,19 +190,19 @@ class Bench:
         out: set[Pair] = set()
         add = out.add
         unknowns = 0
-        if self.workload == "w1":
-            for v in violations:
-                if v.outcome != "violation":
-                    unknowns += 1
-                    continue
+        # Fields by position (outcome, requirements, resource, item, address): this loop runs
+        # once per violation inside the timed decision.
+        fields = itemgetter(6, 2, 7, 8, 12)
+        w1 = self.workload == "w1"
+        for outcome, requirements, resource, item, address in map(fields, violations):
+            if outcome != "violation":
+                unknowns += 1
+                continue
+            if w1:
                 # a resource's finding carries its Terraform address; a group's is `service:<name>`
-                add((v.requirements[0], v.address if v.address is not None else v.resource))
-        else:
-            for v in violations:
-                if v.outcome != "violation":
-                    unknowns += 1
-                    continue
-                add((v.requirements[0], v.item if v.item is not None else "deployment"))
+                add((requirements[0], address if address is not None else resource))
+            else:
+                add((requirements[0], item if item is not None else "deployment"))
         self.unknowns = unknowns
         return out
 

@@ -1,4 +1,4 @@
-"""Step four: checked policies to Python closures.
+"""Step four: checked policies to Python closures, and to one generated function each.
 
 Each expression becomes a closure over a flat list of slots (``env``); slot 0
 holds the evaluation context for builtins. The closures call the same
@@ -6,12 +6,16 @@ primitives as the interpreter (:mod:`regie.dsl.values`), with fast paths for
 the common shapes (string constants, resource fields, literal sets and
 patterns); tests check that both give identical findings.
 
-No source is generated and nothing is ``exec``'d: a policy can only do what
-these closures do.
+:func:`compile_policy` also generates one Python function per policy
+(:mod:`regie.dsl.codegen`: the decisions as straight-line code, several times
+faster); the closures remain for evidence and undecided messages, and run the
+whole policy when the generator declines a construct. The generated source
+holds no policy text (see that module).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter, itemgetter
 from typing import Any
@@ -55,9 +59,21 @@ Env = list[Any]
 Fn = Callable[[Env], Any]
 
 
-def compile_policy(policy: CheckedPolicy) -> CompiledPolicy:
-    """Compile a checked policy once; run it many times."""
-    return CompiledPolicy(policy)
+def compile_policy(policy: CheckedPolicy, *, generate: bool = True) -> CompiledPolicy:
+    """Compile a checked policy once; run it many times.
+
+    ``generate`` (the default) runs it as one generated function when the generator handles
+    every construct in it; ``generate=False`` keeps the closures (the differential tests
+    compare both with the interpreter).
+    """
+    compiled = CompiledPolicy(policy)
+    if generate:
+        # Imported here: the generator builds on this module (its closures, _emit, helpers).
+        from regie.dsl.codegen import Unsupported, generate_policy
+
+        with contextlib.suppress(Unsupported):  # else the closures run it
+            compiled.generated, compiled.source = generate_policy(compiled)
+    return compiled
 
 
 def compile_expr(e: ast.Expr, names: Sequence[str]) -> tuple[Fn, int]:
@@ -184,6 +200,10 @@ class CompiledPolicy:
         self.simple = self.group_at is None and all(
             kind in ("where", "let", "require", "message") for kind, _, _ in self.code[1:]
         )
+        self._free_slots = tuple((name, self.scope[name]) for name in self.free)
+        #: The generated function that runs the policy (see compile_policy), and its source.
+        self.generated: Callable[[Env, Iterable[Any], list[Finding]], None] | None = None
+        self.source: str | None = None
 
     # --- running ---------------------------------------------------------------------
 
@@ -191,12 +211,15 @@ class CompiledPolicy:
         """Run over the world in ``run``; ``roots`` are the root items when an index already chose them."""
         env: Env = [None] * self.size
         env[0] = run.eval
-        for name in self.free:
-            value = run.params[name] if name in run.params else run.globals[name]
-            env[self.scope[name]] = value
+        params, globals_ = run.params, run.globals
+        for name, slot in self._free_slots:
+            env[slot] = params[name] if name in params else globals_[name]
         findings: list[Finding] = []
         if roots is None:
             roots = self._roots(env)
+        if self.generated is not None:
+            self.generated(env, roots, findings)
+            return findings
         if self.group_at is None:
             if self.simple:
                 self._run_simple(roots, env, findings)

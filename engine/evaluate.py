@@ -267,7 +267,11 @@ def _evaluate(
             violations.extend(to_violations(lp.checked, findings, context))
         if progress is not None:
             progress(lp.id)
-    violations, statuses = apply_waivers(violations, waivers, today)
+    waivers = list(waivers)
+    if waivers:
+        violations, statuses = apply_waivers(violations, waivers, today)
+    else:
+        statuses = []  # what apply_waivers gives for no waivers, without copying every violation
     return Evaluation(violations, statuses, errors, len(inventory), ran)
 
 
@@ -282,27 +286,28 @@ def to_violations(policy: CheckedPolicy, findings: Iterable[Finding], context: s
     enforcement = meta.enforcement(context)
     pid, title, requirements, citation = policy.id, meta.title, meta.requirements, meta.source
     severity, basis, titles = meta.severity, meta.basis, meta.titles
-    make = Violation._make  # positional and built in C: this loop runs once per finding
-    out = []
-    for f in findings:
-        outcome = f.outcome
+    new = tuple.__new__  # a Violation built positionally, in C: this loop runs once per finding
+    unknown_as = meta.unknown
+    out: list[Violation] = []
+    append = out.append
+    for outcome, target, item, message, evidence, reason, r in findings:
         level = enforcement
         if outcome == "unknown":
-            if meta.unknown == "pass":
+            if unknown_as == "pass":
                 continue
-            if meta.unknown == "violation":
+            if unknown_as == "violation":
                 outcome = "violation"
             elif level == "deny":
                 level = "warn"
-        r = f.resource
         if r.__class__ is Resource:
             address, source, service = r.address, r.source, r.service
             if service.__class__ is not str:
                 service = None
         else:
             address = source = service = None
-        out.append(
-            make(
+        append(
+            new(
+                Violation,
                 (
                     pid,
                     title,
@@ -311,18 +316,18 @@ def to_violations(policy: CheckedPolicy, findings: Iterable[Finding], context: s
                     severity,
                     level,
                     outcome,
-                    f.target,
-                    f.item,
-                    f.message,
-                    f.evidence,
-                    f.reason,
+                    target,
+                    item,
+                    message,
+                    evidence,
+                    reason,
                     address,
                     source,
                     service,
                     basis,
                     None,
                     titles,
-                )
+                ),
             )
         )
     return out

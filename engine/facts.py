@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from regie.dsl.check import Selector
@@ -290,6 +291,7 @@ def _kind(value: Any) -> str:
 
 
 _UNKNOWN = object()
+_SEQ = attrgetter("seq")
 
 
 @dataclass(slots=True)
@@ -314,8 +316,23 @@ class Inventory:
             r.seq = i
             # A kind or type that is unknown could be any: such resources go under _UNKNOWN,
             # which every selection includes (the policy's `where` then says "unknown").
-            by_kind.setdefault(_UNKNOWN if r.kind.__class__ is Unknown else r.kind, []).append(r)
-            by_type.setdefault(_UNKNOWN if r.type.__class__ is Unknown else r.type, []).append(r)
+            # (get, then append: setdefault would build a list per resource.)
+            key = r.kind
+            if key.__class__ is Unknown:
+                key = _UNKNOWN
+            bucket = by_kind.get(key)
+            if bucket is None:
+                by_kind[key] = [r]
+            else:
+                bucket.append(r)
+            key = r.type
+            if key.__class__ is Unknown:
+                key = _UNKNOWN
+            bucket = by_type.get(key)
+            if bucket is None:
+                by_type[key] = [r]
+            else:
+                bucket.append(r)
         self._buckets = _Buckets(by_kind, by_type)
         self._selected: dict[Selector, Sequence[Resource]] = {}
 
@@ -350,5 +367,5 @@ class Inventory:
         if len(lists) == 1:
             return lists[0]
         merged = [r for lst in lists for r in lst]
-        merged.sort(key=lambda r: r.seq)
+        merged.sort(key=_SEQ)
         return merged

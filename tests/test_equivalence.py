@@ -1,19 +1,22 @@
-"""Differential tests: the compiled closures mean what the reference interpreter means.
+"""Differential tests: the compiled forms mean what the reference interpreter means.
 
 Hypothesis writes random *well-typed* policies over the real fact schema (as
 source text, so the parser, builder and checker are on the path too) and random
 worlds (resources with null, unknown, empty and odd values; nested native
 attributes; random catalogues and parameters). For each pair it checks that
 
-- :func:`regie.dsl.interp.run_policy` and :meth:`CompiledPolicy.run` give the same
-  findings (outcome, target, item, message, evidence, reason and resource);
+- :func:`regie.dsl.interp.run_policy`, the generated function of
+  :func:`regie.dsl.codegen.generate_policy` (what :func:`compile_policy` runs) and the
+  closures alone (``compile_policy(..., generate=False)``) give the same findings
+  (outcome, target, item, message, evidence, reason and resource);
 - running the compiled policy on the roots the kind index picks
   (``Inventory.select(checked.selector)``) gives the same findings as running it on
   every resource (the index only skips resources that cannot produce a finding);
-- neither evaluator raises (evaluation is total).
+- no evaluator raises (evaluation is total).
 
-:func:`regie.dsl.compile.compile_expr` and :func:`regie.dsl.interp.eval_expr` are
-compared on random expressions the same way.
+:func:`regie.dsl.compile.compile_expr` (closures),
+:func:`regie.dsl.codegen.generate_expr` (generated code) and
+:func:`regie.dsl.interp.eval_expr` are compared on random expressions the same way.
 
 The generator mirrors the checker's type rules closely enough that almost every
 program checks; the few that do not are discarded with ``assume``.
@@ -34,6 +37,7 @@ from regie.dsl import ast
 from regie.dsl.build import parse_module
 from regie.dsl.builtins import EvalContext
 from regie.dsl.check import CheckedPolicy, check_policy
+from regie.dsl.codegen import generate_expr
 from regie.dsl.compile import compile_expr, compile_policy
 from regie.dsl.interp import eval_expr, run_policy
 from regie.dsl.runtime import Finding, RunContext
@@ -578,6 +582,9 @@ def check(text: str) -> CheckedPolicy:
 
 def evaluations(checked: CheckedPolicy, world: World) -> dict[str, Callable[[], list[Finding]]]:
     compiled = compile_policy(checked)
+    closures = compile_policy(checked, generate=False)
+    assert compiled.generated is not None, "the generator declined a policy of the test language"
+    assert closures.generated is None
 
     def indexed() -> list[Finding]:
         roots = Inventory(world.resources).select(checked.selector)
@@ -586,6 +593,7 @@ def evaluations(checked: CheckedPolicy, world: World) -> dict[str, Callable[[], 
     return {
         "interpreter": lambda: run_policy(checked, world.run),
         "compiled": lambda: compiled.run(world.run),
+        "closures": lambda: closures.run(world.run),
         "compiled over the kind index": indexed,
     }
 
@@ -600,6 +608,7 @@ def test_compiled_policy_agrees_with_the_interpreter(text: str, world: World) ->
     runs = evaluations(checked, world)
     reference = results(runs["interpreter"])
     assert results(runs["compiled"]) == reference, text
+    assert results(runs["closures"]) == reference, text
 
 
 @SETTINGS
@@ -689,6 +698,8 @@ def test_compiled_expression_agrees_with_the_interpreter(text: str, env: dict[st
     ctx = EvalContext(TODAY)
     names = sorted(env)
     fn, size = compile_expr(expr, names)
+    generated, source = generate_expr(expr, names)
+    note(f"generated:\n{source}")
     slots: list[Any] = [ctx, *(env[n] for n in names)]
     slots += [None] * (size - len(slots))
 
@@ -698,10 +709,15 @@ def test_compiled_expression_agrees_with_the_interpreter(text: str, env: dict[st
     def compiled() -> Any:
         return canon(fn(slots))
 
+    def generated_code() -> Any:
+        return canon(generated(slots[: len(names) + 1]))
+
     def outcome(f: Callable[[], Any]) -> Any:
         try:
             return f()
         except Exception as err:
             return ("raised", type(err).__name__, str(err))
 
-    assert outcome(compiled) == outcome(interpreted), text
+    reference = outcome(interpreted)
+    assert outcome(compiled) == reference, text
+    assert outcome(generated_code) == reference, text
