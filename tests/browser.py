@@ -91,6 +91,15 @@ class Browser:
     def url(self) -> str:
         return str(self._call("GET", "url"))
 
+    def wait_for_url(self, part: str, timeout: float = 10.0) -> str:
+        """The URL once it contains ``part`` (a click's navigation has finished)."""
+        deadline = time.monotonic() + timeout
+        while part not in (url := self.url):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the browser stayed at {url}, expected a URL with {part!r}")
+            time.sleep(0.05)
+        return url
+
     @property
     def title(self) -> str:
         return str(self._call("GET", "title"))
@@ -138,6 +147,9 @@ def browser() -> Iterator[Browser]:
             if "sessionId" not in value:
                 raise AssertionError(f"Chromium did not start: {value}")
             session = value["sessionId"]
+            # After a click that navigates, elements of the new page appear a moment later:
+            # finding an element waits up to 5 s for it, as a person would.
+            client.post(f"/session/{session}/timeouts", json={"implicit": 5000, "pageLoad": 30000})
             try:
                 yield Browser(client, session)
             finally:
