@@ -19,6 +19,7 @@ from regie.engine.violations import Violation
 __all__ = [
     "JSON_VERSION",
     "evaluation_json",
+    "evaluation_summary",
     "print_evaluation",
     "short_resource",
     "summary_line",
@@ -138,6 +139,20 @@ def summary_line(evaluation: Evaluation, seconds: float) -> str:
     )
 
 
+def evaluation_summary(evaluation: Evaluation, seconds: float) -> dict[str, Any]:
+    """The counts of the JSON output's ``summary`` (the CLI's and the service's)."""
+    vs = evaluation.violations
+    return {
+        "resources": evaluation.resources,
+        "policies": evaluation.policies,
+        "violations": sum(1 for v in vs if v.outcome == "violation" and not v.waived),
+        "blocking": sum(1 for v in vs if v.blocking),
+        "unknown": sum(1 for v in vs if v.outcome == "unknown" and not v.waived),
+        "waived": sum(1 for v in vs if v.waived),
+        "seconds": seconds,
+    }
+
+
 def evaluation_json(
     evaluation: Evaluation,
     *,
@@ -149,15 +164,7 @@ def evaluation_json(
     payload = {
         "version": JSON_VERSION,
         "context": context,
-        "summary": {
-            "resources": evaluation.resources,
-            "policies": evaluation.policies,
-            "violations": sum(1 for v in vs if v.outcome == "violation" and not v.waived),
-            "blocking": sum(1 for v in vs if v.blocking),
-            "unknown": sum(1 for v in vs if v.outcome == "unknown" and not v.waived),
-            "waived": sum(1 for v in vs if v.waived),
-            "seconds": round(seconds, 4),
-        },
+        "summary": evaluation_summary(evaluation, round(seconds, 4)),
         "violations": [v.to_dict() for v in sorted(vs, key=_order)],
         "waivers": [s.to_dict() for s in evaluation.waivers],
         "errors": [{"policy": e.policy, "message": e.message} for e in evaluation.errors],

@@ -17,7 +17,7 @@ from regie.engine.catalog import CATALOG_TYPES
 from regie.engine.evaluate import evaluate
 from regie.engine.facts import FactError, Inventory, resources_from_records
 from regie.loading import BUILTIN_POLICIES
-from regie.output import JSON_VERSION
+from regie.output import JSON_VERSION, evaluation_summary
 from regie.service.auth import AuthError, Principal, Role
 from regie.service.deadline import PolicyTimer
 from regie.service.models import (
@@ -166,15 +166,7 @@ def evaluate_facts(body: EvaluateRequest, request: Request, _: Reader) -> Respon
         "version": JSON_VERSION,
         "context": body.context,
         "policy_set_hash": snapshot.hash,
-        "summary": {
-            "resources": evaluation.resources,
-            "policies": evaluation.policies,
-            "violations": sum(1 for v in vs if v.outcome == "violation" and not v.waived),
-            "blocking": sum(1 for v in vs if v.blocking),
-            "unknown": sum(1 for v in vs if v.outcome == "unknown" and not v.waived),
-            "waived": sum(1 for v in vs if v.waived),
-            "seconds": round(seconds, 6),
-        },
+        "summary": evaluation_summary(evaluation, round(seconds, 6)),
         "violations": [v.to_dict() for v in vs],
         "waivers": [s.to_dict() for s in evaluation.waivers],
         "errors": [{"policy": e.policy, "message": e.message} for e in evaluation.errors],
