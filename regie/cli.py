@@ -584,7 +584,12 @@ def _pull_all(
         for future in as_completed(futures):
             i = futures[future]
             try:
-                results[i] = future.result()
+                results[i] = pulled = future.result()
+                # A resource's `source` is the source as given, whatever the connector calls it,
+                # so a later scan of the same source can resolve what it no longer finds.
+                given = str(parsed[i])
+                for r in pulled:
+                    r.source = given
             except ConnectorError as e:
                 failures.append(
                     (str(parsed[i]), f"{e.where}: {e.message}" if e.where != str(parsed[i]) else e.message)

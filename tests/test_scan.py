@@ -97,3 +97,23 @@ def test_scan_joins_the_service_inventory() -> None:
     assert run.returncode == 0, run.stderr
     services = [r for r in json.loads(run.stdout)["resources"] if r["kind"] == "service"]
     assert "toeslagen-portaal" in {r["name"] for r in services}
+
+
+def test_a_source_that_no_longer_has_a_finding_resolves_it_in_the_store(tmp_path: Path) -> None:
+    """Every resource carries its source as given, so a later scan of the same source, even one
+    that now yields nothing, resolves what that source had."""
+    gateway = tmp_path / "litellm.yaml"
+    gateway.write_text(
+        "model_list:\n  - model_name: test\n    litellm_params: {model: deepseek/deepseek-chat}\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "regie.db"
+    args = ("scan", "--source", f"litellm:{gateway}", "--store", str(db), "--format", "json")
+    first = regie(*args, cwd=tmp_path)
+    assert first.returncode == 1, first.stderr
+    found = json.loads(first.stdout)["violations"]
+    assert {v["origin"] for v in found} == {f"litellm:{gateway}"}
+    gateway.write_text("model_list: []\n", encoding="utf-8")
+    second = regie(*args, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert f"0 opened, 0 kept open, {len(found)} resolved" in second.stderr + second.stdout
