@@ -83,11 +83,13 @@ def mount_store(app: FastAPI, service: Service) -> None:
             return None
         return p.name, p.role
 
-    def check_token(token: str) -> tuple[str, str] | None:
+    def check_token(token: str) -> tuple[str, str] | str:
         try:
             p = service.tokens.authenticate(f"Bearer {token}", "reader")
-        except AuthError:
-            return None
+        except AuthError as err:
+            if service.tokens.path is None:
+                return err.message  # says how to configure tokens
+            return "That token is not valid."
         return p.name, p.role
 
     app.include_router(store_router(store, reader, admin))

@@ -37,8 +37,8 @@ MAX_SHOWN = 2000
 
 #: (name, role) of the caller, or None when the request carries no valid token.
 WhoIs = Callable[[Request], "tuple[str, str] | None"]
-#: (name, role) for a token typed into the login form, or None.
-CheckToken = Callable[[str], "tuple[str, str] | None"]
+#: (name, role) for a token typed into the login form, or why it is refused.
+CheckToken = Callable[[str], "tuple[str, str] | str"]
 
 _SEVERITIES = ("critical", "high", "medium", "low", "info")
 _ENFORCEMENTS = ("deny", "warn", "advisory")
@@ -116,8 +116,9 @@ def web_router(store_of: Callable[[], Store | None], who_is: WhoIs, check_token:
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0].strip()
         target = _safe_next((form.get("next") or ["/"])[0])
-        if not token or check_token(token) is None:
-            return _page("Sign in", _login_body(target, "That token is not valid."), None, 401)
+        checked = check_token(token) if token else "Paste a token first."
+        if isinstance(checked, str):
+            return _page("Sign in", _login_body(target, checked), None, 401)
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(
             COOKIE, token, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
