@@ -187,18 +187,38 @@ def glob_to_regex(pattern: str) -> str:
 
 @_strings
 def _matches(ctx: EvalContext, s: str, pattern: str) -> Any:
-    try:
-        return compile_regex(pattern).search(s) is not None
-    except ValueError:
-        return None
+    regex = _regex(pattern)
+    return None if regex is None else regex.search(s) is not None
 
 
 @_strings
 def _glob(ctx: EvalContext, s: str, pattern: str) -> Any:
+    return _glob_match(pattern, s)
+
+
+@functools.lru_cache(maxsize=16384)
+def _glob_match(pattern: str, s: str) -> bool | None:
+    # A set of type globs (`aws_dynamodb_*`, …) is tried against the same few resource types
+    # again and again: remembering the answers saves most of the regex calls of a decision.
+    regex = _glob_regex(pattern)
+    return None if regex is None else regex.search(s) is not None
+
+
+# Patterns usually come from a policy or its parameters (a set of globs tried against every
+# resource), so the same few are used over and over: compiling each once matters. The caches
+# are bounded, because a pattern can also come from the facts.
+@functools.lru_cache(maxsize=2048)
+def _regex(pattern: str) -> Any:
+    """The compiled RE2 pattern, or None when it is not valid."""
     try:
-        return compile_regex(glob_to_regex(pattern)).search(s) is not None
+        return compile_regex(pattern)
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=2048)
+def _glob_regex(pattern: str) -> Any:
+    return _regex(glob_to_regex(pattern))
 
 
 def _len(ctx: EvalContext, x: Any) -> Any:

@@ -121,10 +121,17 @@ def redact_object(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _copy(value: Any) -> Any:
+    # Objects parsed from JSON are plain dicts, lists and scalars: test those by exact type
+    # first (the admission path copies every object), the abstract Mapping only after.
+    cls = value.__class__
+    if cls is dict:
+        return {k if k.__class__ is str else str(k): _copy(v) for k, v in value.items()}
+    if cls is list or cls is tuple:
+        return [_copy(v) for v in value]
+    if cls is str or cls is int or cls is float or cls is bool or value is None:
+        return value
     if isinstance(value, Mapping):
         return {str(k): _copy(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_copy(v) for v in value]
     return value
 
 

@@ -40,7 +40,9 @@ class BodyLimit:
         more = True
         while more:
             try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+                # asyncio.timeout, not wait_for: the same per-chunk limit without a task per chunk
+                async with asyncio.timeout(self.read_timeout):
+                    message = await receive()
             except TimeoutError:
                 await _error(send, 408, f"the request body did not arrive within {self.read_timeout:g} s", "")
                 return
