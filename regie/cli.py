@@ -921,6 +921,19 @@ def serve(
             "and serves the violation API, feed and web page.",
         ),
     ] = None,
+    namespace_labels: Annotated[
+        str,
+        typer.Option(
+            "--namespace-labels",
+            metavar="SOURCE",
+            help="in-cluster, context:NAME or off: keep the cluster's namespace labels, so ownership "
+            "labels set on a namespace apply to its objects at admission (deploy/ sets in-cluster).",
+        ),
+    ] = "off",
+    namespace_refresh: Annotated[
+        float,
+        typer.Option("--namespace-refresh", metavar="SECONDS", help="How often namespaces are listed."),
+    ] = 30.0,
 ) -> None:
     """Run the admission webhook, the evaluation API and, with --store, the violation API, feed and
     web page (docs/service.md)."""
@@ -944,6 +957,8 @@ def serve(
         max_body=max_body,
         reload_interval=reload_interval,
         store=store,
+        namespace_labels=namespace_labels,
+        namespace_refresh=namespace_refresh,
     )
     try:
         run(options)

@@ -117,3 +117,33 @@ def test_the_audit_cronjob_scans_read_only(verb: str) -> None:
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     role = one("ClusterRole", "regie-audit")
     assert all(verb not in rule["verbs"] for rule in role["rules"])
+
+
+def test_the_webhook_reads_namespace_labels_and_nothing_more() -> None:
+    """Ownership labels on namespaces reach admission decisions: the webhook lists namespaces
+    in-cluster, with its own token, and may do nothing else with the API."""
+    deployment = one("Deployment", "regie-webhook")
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert "--namespace-labels=in-cluster" in container["args"]
+    refresh = [a for a in container["args"] if a.startswith("--namespace-refresh=")]
+    assert all(1 <= float(a.split("=", 1)[1]) <= 300 for a in refresh)
+    assert pod["automountServiceAccountToken"] is True  # in-cluster reads the token
+    account = pod["serviceAccountName"]
+    bindings = [
+        b
+        for b in documents()
+        if b["kind"] == "ClusterRoleBinding"
+        and {"kind": "ServiceAccount", "name": account, "namespace": "regie"} in b["subjects"]
+    ]
+    [binding] = bindings
+    role = one("ClusterRole", binding["roleRef"]["name"])
+    assert role["rules"] == [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]}
+    ]
+    # no namespaced Role gives the webhook more
+    assert not [
+        b
+        for b in documents()
+        if b["kind"] == "RoleBinding" and any(s.get("name") == account for s in b["subjects"])
+    ]

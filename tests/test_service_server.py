@@ -175,7 +175,12 @@ class Recorder:
         self.calls: list[tuple[dict[str, Any], bool, list[Any], str]] = []
 
     def record_admission(
-        self, review_request: dict[str, Any], allowed: bool, violations: list[Any], policy_set_hash: str
+        self,
+        review_request: dict[str, Any],
+        allowed: bool,
+        violations: list[Any],
+        policy_set_hash: str,
+        namespace_labels: Any = None,
     ) -> None:
         self.calls.append((review_request, allowed, violations, policy_set_hash))
 

@@ -149,13 +149,18 @@ def decide(
     fail_closed: bool,
     progress: Callable[[str], None] | None = None,
     today: dt.date | None = None,
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Decision:
     """Evaluate one AdmissionRequest (CREATE or UPDATE) with the ``admission`` enforcement.
 
+    ``namespace_labels`` (``{namespace: labels}``, from the webhook's namespace cache) supply
+    the ownership labels the object does not carry itself.
     A ConnectorError (an object the connector cannot read) propagates: it is bad input.
     Policies that fail while evaluating deny when ``fail_closed``, else become warnings.
     """
-    resources = resources_from_admission(request, where="AdmissionReview", catalogs=snapshot.catalogs)
+    resources = resources_from_admission(
+        request, where="AdmissionReview", catalogs=snapshot.catalogs, namespace_labels=namespace_labels
+    )
     try:
         evaluation = evaluate(
             snapshot.policy_set,

@@ -82,7 +82,8 @@ def create_app(service: Service) -> FastAPI:
         tags=["health"],
     )
     async def readyz() -> Response:
-        """Ready when a policy set is loaded; the detail shows a failed reload (fail-static) too."""
+        """Ready when a policy set is loaded; the detail shows a failed reload (fail-static) too, and
+        the namespace label cache (empty or stale)."""
         holder = service.holder
         status = holder.status
         snapshot = holder.current if holder.loaded else None
@@ -101,6 +102,8 @@ def create_app(service: Service) -> FastAPI:
             },
             "tls": service.tls.problem if service.tls else None,
             "tokens": service.tokens.problem,
+            # shown, never a reason to be unready: decisions go on without namespace labels
+            "namespace_labels": service.namespaces.status() if service.namespaces else None,
         }
         return json_response(body, 200 if snapshot else 503)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import bisect
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["CONTENT_TYPE", "Counter", "Gauge", "Histogram", "Metrics", "Registry"]
+__all__ = ["CONTENT_TYPE", "Counter", "Gauge", "Histogram", "Metrics", "Registry", "SampledGauge"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -107,6 +107,20 @@ class Gauge(_Metric):
         with self._lock:
             items = sorted(self._values.items())
         return [*self.header(), *(f"{self.name}{_labels(self.labels, k)} {_num(v)}" for k, v in items)]
+
+
+class SampledGauge(_Metric):
+    """A gauge read when scraped (an age that grows between events); no sample while ``sample`` is None."""
+
+    kind = "gauge"
+
+    def __init__(self, registry: Registry, name: str, help: str) -> None:
+        super().__init__(registry, name, help)
+        self.sample: Callable[[], float | None] = lambda: None
+
+    def lines(self) -> list[str]:
+        value = self.sample()
+        return [*self.header(), *([] if value is None else [f"{self.name} {_num(value)}"])]
 
 
 class Histogram(_Metric):
@@ -242,6 +256,28 @@ class Metrics:
         )
         self.auth_failures = Counter(
             r, "regie_auth_failures_total", "Rejected API requests, by HTTP status (401, 403).", ["status"]
+        )
+        self.namespace_cache_age = SampledGauge(
+            r,
+            "regie_namespace_cache_age_seconds",
+            "Seconds since the namespace labels were last listed (+Inf before the first good list; "
+            "no sample with --namespace-labels off).",
+        )
+        self.namespace_cache_size = Gauge(
+            r, "regie_namespace_cache_namespaces", "Namespaces whose labels the webhook holds."
+        )
+        self.namespace_refreshes = Counter(
+            r,
+            "regie_namespace_cache_refreshes_total",
+            "Namespace label lists, by result; on failure the last good labels stay in use.",
+            ["result"],
+        )
+        self.namespace_lookups = Counter(
+            r,
+            "regie_namespace_cache_lookups_total",
+            "Admission requests by what the namespace cache knew of their namespace: hit, stale "
+            "(labels from an old list), missing (namespace not listed yet), empty (nothing listed yet).",
+            ["result"],
         )
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "EvaluateRequest",
     "EvaluateResponse",
     "Health",
+    "NamespaceCacheOut",
+    "NamespaceRefreshOut",
     "ParamOut",
     "PoliciesResponse",
     "PolicyErrorOut",
@@ -295,6 +297,29 @@ class ReloadOut(BaseModel):
     failures: int = Field(description="Failed reload attempts since start.")
 
 
+class NamespaceRefreshOut(BaseModel):
+    ok: bool = Field(description="Whether the last list of namespaces succeeded.")
+    at: dt.datetime | None = Field(description="When namespaces were last listed.")
+    error: str | None = Field(description="Why the last list failed.")
+    attempts: int = Field(description="Namespace lists since start.")
+    failures: int = Field(description="Failed namespace lists since start.")
+
+
+class NamespaceCacheOut(BaseModel):
+    source: str = Field(description="Where the labels are listed: `in-cluster` or `context:NAME`.")
+    namespaces: int = Field(description="Namespaces whose labels are held.")
+    loaded_at: dt.datetime | None = Field(
+        description="When the labels held were listed; null: never, decisions are made without them."
+    )
+    age_seconds: float | None = Field(description="Seconds since then.")
+    refresh_seconds: float = Field(description="Seconds between lists (`--namespace-refresh`).")
+    stale: bool = Field(
+        description="True when the last good list is older than three refresh intervals; its labels "
+        "are still used (fail-static)."
+    )
+    last_refresh: NamespaceRefreshOut = Field(description="The last list attempt.")
+
+
 class Readiness(BaseModel):
     ready: bool = Field(description="A policy set is loaded and decisions can be made.")
     policies: int = Field(description="Policies in force.")
@@ -308,3 +333,8 @@ class Readiness(BaseModel):
         description="A TLS reload problem, when the current certificate could not be replaced."
     )
     tokens: str | None = Field(description="A tokens-file problem, when a changed file could not be read.")
+    namespace_labels: NamespaceCacheOut | None = Field(
+        default=None,
+        description="The namespace label cache (`--namespace-labels`); null when off. Never affects "
+        "readiness: without it decisions are made without namespace labels.",
+    )

@@ -4,6 +4,9 @@ The webhook records every decision it made on a request that will be persisted
 (not ``dryRun``, not a skipped DELETE). Recording must never slow or fail a
 decision: :class:`BackgroundRecorder` hands each one to a single worker thread and
 counts what the recorder could not keep.
+
+Each decision comes with the namespace labels it used, so that a replay sees what the
+webhook saw.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ class DecisionRecorder(Protocol):
         allowed: bool,
         violations: list[Violation],
         policy_set_hash: str,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         """``review_request`` is the AdmissionReview's ``request`` as received (unredacted:
-        the recorder redacts before storing); ``violations`` all of them, advisory included."""
+        the recorder redacts before storing); ``violations`` all of them, advisory included;
+        ``namespace_labels`` the labels of the object's namespace the decision used."""
 
 
 class NullRecorder:
@@ -45,8 +50,12 @@ class NullRecorder:
         allowed: bool,
         violations: list[Violation],
         policy_set_hash: str,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         return None
+
+
+_Item = tuple[dict[str, Any], bool, list[Violation], str, Mapping[str, Mapping[str, str]] | None]
 
 
 class BackgroundRecorder:
@@ -61,14 +70,18 @@ class BackgroundRecorder:
     ) -> None:
         self._recorder = recorder
         self._on_failure = on_failure
-        self._queue: queue.Queue[tuple[dict[str, Any], bool, list[Violation], str] | None] = queue.Queue(
-            capacity
-        )
+        self._queue: queue.Queue[_Item | None] = queue.Queue(capacity)
         self._thread: threading.Thread | None = None
         self.enabled = not isinstance(recorder, NullRecorder)
 
     def submit(
-        self, request: Mapping[str, Any], allowed: bool, violations: Sequence[Violation], policy_hash: str
+        self,
+        request: Mapping[str, Any],
+        allowed: bool,
+        violations: Sequence[Violation],
+        policy_hash: str,
+        *,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         if not self.enabled:
             return
@@ -76,7 +89,7 @@ class BackgroundRecorder:
             self._thread = threading.Thread(target=self._run, name="regie-recorder", daemon=True)
             self._thread.start()
         try:
-            self._queue.put_nowait((dict(request), allowed, list(violations), policy_hash))
+            self._queue.put_nowait((dict(request), allowed, list(violations), policy_hash, namespace_labels))
         except queue.Full:
             log.error(
                 "decision recorder queue full: decision not recorded", extra={"uid": request.get("uid")}
@@ -95,9 +108,11 @@ class BackgroundRecorder:
             item = self._queue.get()
             if item is None:
                 return
-            request, allowed, violations, policy_hash = item
+            request, allowed, violations, policy_hash, labels = item
             try:
-                self._recorder.record_admission(request, allowed, violations, policy_hash)
+                self._recorder.record_admission(
+                    request, allowed, violations, policy_hash, namespace_labels=labels
+                )
             except Exception as err:  # a store outage must not take the webhook down
                 log.error(
                     "decision recorder failed",

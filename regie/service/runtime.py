@@ -7,6 +7,8 @@ are built around it. Tests build one directly and serve its app over a real sock
 from __future__ import annotations
 
 import logging
+import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from regie.service.auth import TokenStore
 from regie.service.deadline import Evaluator
 from regie.service.metrics import Metrics
+from regie.service.namespaces import NamespaceCache, cluster_loader, source_problem
 from regie.service.recorder import BackgroundRecorder, DecisionRecorder, NullRecorder
 from regie.service.reload import PolicyHolder, PolicySnapshot
 from regie.service.tls import ReloadingTLS
@@ -56,6 +59,11 @@ class ServiceOptions:
     #: The violation store's URL (`--store`): admission decisions are recorded there, and the
     #: violation API, feed and web page read it.
     store: str | None = None
+    #: Where namespace labels come from (`--namespace-labels`): ``in-cluster``,
+    #: ``context:NAME`` or ``off``; they supply ownership labels the object does not carry.
+    namespace_labels: str = "off"
+    #: Seconds between namespace lists (`--namespace-refresh`).
+    namespace_refresh: float = 30.0
     extra: dict[str, str] = field(default_factory=dict)
 
     def problems(self) -> list[str]:
@@ -78,6 +86,11 @@ class ServiceOptions:
             out.append(f"--reload-interval: expected seconds >= 0, got {self.reload_interval}")
         if not 0 < self.port < 65536 and self.port != 0:
             out.append(f"--port: expected 1 to 65535, got {self.port}")
+        problem = source_problem(self.namespace_labels)
+        if problem:
+            out.append(problem)
+        if not 1 <= self.namespace_refresh <= 3600:
+            out.append(f"--namespace-refresh: expected 1 to 3600 seconds, got {self.namespace_refresh:g}")
         return out
 
 
@@ -103,6 +116,15 @@ class Service:
         self.recorder = BackgroundRecorder(recorder or NullRecorder(), self.metrics.record_failures.inc)
         self.evaluator = Evaluator(options.workers)
         self.tls: ReloadingTLS | None = None
+        self.namespaces: NamespaceCache | None = None
+        if options.namespace_labels != "off":
+            self.namespaces = NamespaceCache(
+                options.namespace_labels,
+                cluster_loader(options.namespace_labels, os.environ),
+                refresh=options.namespace_refresh,
+                on_refresh=self._namespaces_listed,
+            )
+            self.metrics.namespace_cache_age.sample = self._namespace_cache_age
         self.started = time.time()
 
     @property
@@ -117,10 +139,14 @@ class Service:
         """Load the policy set (LoadError when it does not load) and start watching its files."""
         snapshot = self.holder.load()
         self.holder.start_watching(self.options.reload_interval)
+        if self.namespaces is not None:
+            self.namespaces.start()
         return snapshot
 
     def close(self) -> None:
         self.holder.stop()
+        if self.namespaces is not None:
+            self.namespaces.stop()
         self.recorder.close()
         self.evaluator.shutdown()
         if self.store is not None:
@@ -133,6 +159,14 @@ class Service:
         m.policies_loaded.set(len(snapshot.policy_set.policies))
         m.loaded_at.set(snapshot.loaded_at.timestamp())
         m.stale.set(0)
+
+    def _namespaces_listed(self, ok: bool, namespaces: int) -> None:
+        self.metrics.namespace_refreshes.inc("success" if ok else "failure")
+        self.metrics.namespace_cache_size.set(namespaces)
+
+    def _namespace_cache_age(self) -> float:
+        age = self.namespaces.age() if self.namespaces is not None else None
+        return math.inf if age is None else age
 
     def _failed(self, problems: Sequence[str]) -> None:
         m = self.metrics

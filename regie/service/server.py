@@ -93,6 +93,7 @@ def serve(options: ServiceOptions, recorder: DecisionRecorder | None = None) -> 
             "deadline_ms": options.deadline_ms,
             "failure_mode": options.failure_mode,
             "tokens": options.tokens is not None,
+            "namespace_labels": options.namespace_labels,
         },
     )
     try:

@@ -9,6 +9,7 @@ officers; without ``--store`` they answer 503 saying how to configure one.
 # No `from __future__ import annotations`: FastAPI reads the dependencies' annotations at
 # definition time, and they name dependencies made inside mount_store.
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Request
@@ -41,6 +42,7 @@ class StoreRecorder:
         allowed: bool,
         violations: list[Violation],
         policy_set_hash: str,
+        namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         # The store redacts the objects again before keeping them: a secret never reaches it.
         blocking = [f"{v.policy}: {v.message}" for v in violations if v.blocking]
@@ -56,6 +58,8 @@ class StoreRecorder:
             warnings=warnings,
             violations=violations,
             policy_set_hash=policy_set_hash,
+            # what the decision saw of the object's namespace: `regie replay` decides with it again
+            namespace_labels=namespace_labels,
         )
 
 

@@ -20,6 +20,7 @@ from regie.service.admission import (
     skipped_decision,
 )
 from regie.service.deadline import Deadline, DeadlineExceeded, PolicyTimer
+from regie.service.namespaces import NamespaceLookup
 from regie.service.runtime import Service
 from regie.service.tracing import tracer
 
@@ -42,9 +43,10 @@ async def handle_admission(service: Service, raw: bytes) -> tuple[int, bytes]:
             return 400, orjson.dumps(err.to_json())
         request: dict[str, Any] = review["request"]
         decision = skipped_decision(request)
+        namespaces = _namespace_labels(service, request) if decision is None else _NOT_NEEDED
         if decision is None:
             try:
-                decision = await _evaluate(service, request)
+                decision = await _evaluate(service, request, namespaces.labels)
             except ConnectorError as err:
                 metrics.decisions.inc("bad_request")
                 where = err.where.removeprefix("AdmissionReview: ").removeprefix("AdmissionReview")
@@ -64,13 +66,35 @@ async def handle_admission(service: Service, raw: bytes) -> tuple[int, bytes]:
         span.set_attribute("regie.outcome", decision.outcome)
         span.set_attribute("regie.allowed", decision.allowed)
         span.set_attribute("regie.uid", decision.uid)
-        _log(request, decision, seconds)
+        _log(request, decision, seconds, namespaces.result)
         if decision.recordable and decision.policy_set_hash is not None:
-            service.recorder.submit(request, decision.allowed, decision.violations, decision.policy_set_hash)
+            service.recorder.submit(
+                request,
+                decision.allowed,
+                decision.violations,
+                decision.policy_set_hash,
+                namespace_labels=namespaces.labels,
+            )
         return 200, response_body(decision)
 
 
-async def _evaluate(service: Service, request: Mapping[str, Any]) -> Decision:
+_NO_CACHE = NamespaceLookup(None, "off")
+_NOT_NEEDED = NamespaceLookup(None, "none")
+
+
+def _namespace_labels(service: Service, request: Mapping[str, Any]) -> NamespaceLookup:
+    """The request's namespace labels from the cache as it stands: a decision never waits for it."""
+    if service.namespaces is None:
+        return _NO_CACHE
+    found = service.namespaces.lookup(request)
+    if found.result != "none":
+        service.metrics.namespace_lookups.inc(found.result)
+    return found
+
+
+async def _evaluate(
+    service: Service, request: Mapping[str, Any], namespace_labels: Mapping[str, Mapping[str, str]] | None
+) -> Decision:
     snapshot = service.holder.current
     fail_closed = service.fail_closed
 
@@ -78,7 +102,9 @@ async def _evaluate(service: Service, request: Mapping[str, Any]) -> Decision:
         timer = PolicyTimer(deadline)
         with tracer.start_as_current_span("regie.evaluate") as span:
             span.set_attribute("regie.policies", len(snapshot.policy_set.policies))
-            decision = decide(request, snapshot, fail_closed=fail_closed, progress=timer)
+            decision = decide(
+                request, snapshot, fail_closed=fail_closed, progress=timer, namespace_labels=namespace_labels
+            )
         decision.policy_times = timer.times
         return decision
 
@@ -101,7 +127,7 @@ async def _evaluate(service: Service, request: Mapping[str, Any]) -> Decision:
         return failure_decision(request, fail_closed=fail_closed, why=why)
 
 
-def _log(request: Mapping[str, Any], decision: Decision, seconds: float) -> None:
+def _log(request: Mapping[str, Any], decision: Decision, seconds: float, namespace_labels: str) -> None:
     gvk = request.get("kind")
     denied = sorted({v.policy for v in decision.violations if v.blocking})
     warned = sorted({v.policy for v in decision.violations if not v.blocking and v.enforcement == "warn"})
@@ -119,5 +145,8 @@ def _log(request: Mapping[str, Any], decision: Decision, seconds: float) -> None
             "denied_by": denied,
             "warned_by": warned,
             "duration_ms": round(seconds * 1000, 3),
+            # hit, stale, missing, empty, none (not needed), off: a decision
+            # made without its namespace's labels can be told from one made with them
+            "namespace_labels": namespace_labels,
         },
     )
