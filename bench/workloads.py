@@ -187,24 +187,25 @@ class Bench:
         return self.pairs(self.evaluate(inventory).violations)
 
     def pairs(self, violations: Iterable[Any]) -> set[Pair]:
-        out: set[Pair] = set()
-        add = out.add
-        unknowns = 0
-        # Fields by position (outcome, requirements, resource, item, address): this loop runs
-        # once per violation inside the timed decision.
-        fields = itemgetter(6, 2, 7, 8, 12)
-        w1 = self.workload == "w1"
-        for outcome, requirements, resource, item, address in map(fields, violations):
-            if outcome != "violation":
-                unknowns += 1
-                continue
-            if w1:
-                # a resource's finding carries its Terraform address; a group's is `service:<name>`
-                add((requirements[0], address if address is not None else resource))
-            else:
-                add((requirements[0], item if item is not None else "deployment"))
-        self.unknowns = unknowns
-        return out
+        found = violations if isinstance(violations, list) else list(violations)
+        # Fields by position (outcome 6, requirements 2, resource 7, item 8, address 12), read
+        # with itemgetters in C: this runs once per violation inside the timed decision.
+        outcomes = set(map(_OUTCOME, found))
+        decided = found if outcomes <= {"violation"} else [v for v in found if v[6] == "violation"]
+        self.unknowns = len(found) - len(decided)
+        rules = map(_FIRST, map(_REQUIREMENTS, decided))
+        if self.workload == "w1":
+            # a resource's finding carries its Terraform address; a group's is `service:<name>`
+            targets = list(map(_ADDRESS, decided))
+            if None in targets:
+                targets = [t if t is not None else v[7] for t, v in zip(targets, decided, strict=True)]
+        else:
+            targets = [item if item is not None else "deployment" for item in map(_ITEM, decided)]
+        return set(zip(rules, targets, strict=True))
+
+
+_OUTCOME, _REQUIREMENTS, _ITEM, _ADDRESS = itemgetter(6), itemgetter(2), itemgetter(8), itemgetter(12)
+_FIRST = itemgetter(0)
 
 
 def check_catalogue(catalogs: Catalogs, path: Path) -> list[str]:

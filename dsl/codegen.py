@@ -18,8 +18,10 @@ Meaning. The generated code calls the same primitives as the interpreter
 (:mod:`regie.dsl.values`, the builtins), with the fast paths of the closure compiler.
 Findings that are undecided (unknown) go through the closure policy's own ``_emit``,
 so their messages and evidence come from one place; violations are built inline with
-the same message and the same lazy evidence. The differential tests run the
-interpreter, the closures and this path on random policies and facts.
+the same message and the same lazy evidence, as :class:`Finding` tuples or, for a
+caller's :class:`~regie.dsl.runtime.RowLayout` (the engine's ``Violation``), as its rows.
+The differential tests run the interpreter, the closures and this path on random
+policies and facts.
 
 A construct the generator does not handle raises :class:`Unsupported`; the policy then
 runs as closures (:func:`regie.dsl.compile.compile_policy` does this).
@@ -36,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from regie.dsl import ast
 from regie.dsl.builtins import BUILTINS, compile_regex, glob_to_regex
 from regie.dsl.interp import default_message
-from regie.dsl.runtime import Finding, item_label
+from regie.dsl.runtime import Finding, RowLayout, item_label
 from regie.dsl.types import STR, ListType, RecordType, SetType
 from regie.dsl.values import (
     REDUCERS,
@@ -68,12 +70,15 @@ class Unsupported(Exception):
     """The generator does not handle this construct; the policy runs as closures."""
 
 
-def generate_policy(compiled: CompiledPolicy) -> tuple[GeneratedRun, str]:
+def generate_policy(compiled: CompiledPolicy, layout: RowLayout | None = None) -> tuple[Any, str]:
     """The policy as one generated function, and its source (for tests and ``--debug``).
 
-    Raises :class:`Unsupported` for what the generator does not handle.
+    Without ``layout`` a :data:`GeneratedRun` that appends :class:`Finding` tuples; with one, a
+    function ``(env, roots, found, head, tail)`` that appends each decided violation as a row
+    of the layout (:class:`~regie.dsl.runtime.RowLayout`). Raises :class:`Unsupported` for
+    what the generator does not handle.
     """
-    gen = _PolicyGen(compiled)
+    gen = _PolicyGen(compiled, layout)
     try:
         source = gen.source()
         fn = _load(source, gen.consts, "_policy")
@@ -157,6 +162,7 @@ HELPER_NAMES = frozenset(
         "arith", "contains", "count_items", "equal", "get_field", "get_index", "group_key",
         "iterate", "make_map", "make_set", "order", "render_value", "prefix_arg", "str", "dict",
         "frozenset", "list", "int", "bool", "getattr", "env", "roots", "findings", "emit", "ctx",
+        "head", "tail",
         "append", "get", "search", "startswith", "endswith", "join", "values", "groups",
     }
 )  # fmt: skip
@@ -482,6 +488,8 @@ class _ExprGen:
             elif func in ("count", "share"):
                 self.line(f"{acc} = 0")
                 self.line(f"{total} = 0")
+            elif func == "most_common":
+                self.line(f"{acc} = {{}}")  # group key -> [first value seen, count]
             else:
                 self.line(f"{acc} = []")
             with self.block(f"for {x} in {items}"):
@@ -513,7 +521,10 @@ class _ExprGen:
                     with self.block(f"if {b}.__class__ is Unknown"):
                         self.line(f"{t} = {b}")
                         self.line("break")
-                    self.line(f"{acc}.append({b})")
+                    if func == "most_common":
+                        self.count_value(acc, b)
+                    else:
+                        self.line(f"{acc}.append({b})")
             with self.block("else"):
                 if func == "any":
                     self.line(f"{t} = False if {acc} is None else {acc}")
@@ -523,9 +534,32 @@ class _ExprGen:
                     self.line(f"{t} = {acc}")
                 elif func == "share":
                     self.line(f"{t} = None if {total} == 0 else {acc} / {total}")
+                elif func == "most_common":
+                    self.most_common(acc, t)
                 else:
                     self.line(f"{t} = {self.const(REDUCERS[func])}({acc})")
         return t
+
+    def count_value(self, acc: str, b: str) -> None:
+        """``most_common``'s count of one value, inline (``values.reduce_most_common`` does the
+        same: nulls are not counted; a group key per value, the value itself for a string)."""
+        k, entry = self.temp(), self.temp()
+        with self.block(f"if {b} is not None"):
+            self.line(f"{k} = {b} if {b}.__class__ is str else group_key({b})")
+            self.line(f"{entry} = {acc}.get({k})")
+            with self.block(f"if {entry} is None"):
+                self.line(f"{acc}[{k}] = [{b}, 1]")
+            with self.block("else"):
+                self.line(f"{entry}[1] += 1")
+
+    def most_common(self, acc: str, t: str) -> None:
+        """The value counted most often; the first seen among equals; null when none."""
+        n, value, count = self.temp(), self.temp(), self.temp()
+        self.line(f"{t} = None")
+        self.line(f"{n} = 0")
+        with self.block(f"for {value}, {count} in {acc}.values()"), self.block(f"if {count} > {n}"):
+            self.line(f"{t} = {value}")
+            self.line(f"{n} = {count}")
 
     def _Template(self, e: ast.Template, scope: dict[str, _Var]) -> str:
         pieces: list[str] = []
@@ -560,9 +594,12 @@ class _Frame:
 
 
 class _PolicyGen(_ExprGen):
-    def __init__(self, compiled: CompiledPolicy) -> None:
+    def __init__(self, compiled: CompiledPolicy, layout: RowLayout | None = None) -> None:
         super().__init__()
         self.cp = compiled
+        self.layout = layout
+        self._head: list[str] = []
+        self._tail: list[str] = []
         self.steps = compiled.steps
         self.group_at = compiled.group_at
         message = next((s for s in self.steps if isinstance(s, ast.Message)), None)
@@ -572,8 +609,23 @@ class _PolicyGen(_ExprGen):
 
     def source(self) -> str:
         cp = self.cp
-        self.line("def _policy(env, roots, findings):")
+        layout = self.layout
+        if layout is None:
+            self.line("def _policy(env, roots, findings):")
+        else:
+            if not all(_attribute_ok(name) for name, _ in layout.facts):
+                raise Unsupported("a fact of the row layout is not a plain attribute name")
+            self.line("def _policy(env, roots, findings, head, tail):")
         with self.indented():
+            if layout is not None:
+                # The run's values of the row, as locals: a row is then one BUILD_TUPLE.
+                self._head = [self.temp("c") for _ in range(layout.head)]
+                self._tail = [self.temp("c") for _ in range(layout.tail)]
+                for names, source in ((self._head, "head"), (self._tail, "tail")):
+                    if len(names) == 1:
+                        self.line(f"({names[0]},) = {source}")
+                    elif names:
+                        self.line(f"{', '.join(names)} = {source}")
             self.line("ctx = env[0]")
             self.line(f"emit = {self.const(cp._emit)}")
             scope: dict[str, _Var] = {}
@@ -636,6 +688,18 @@ class _PolicyGen(_ExprGen):
         while i < end:
             step = self.steps[i]
             if isinstance(step, ast.Where):
+                after = self.steps[i + 1] if i + 1 < end else None
+                if run_wheres == 0 and not isinstance(after, ast.Where | ast.Let):
+                    # A `where` alone: its unknown is reported right here, where the run
+                    # would flush it, without a pending local per item.
+                    c = self.expr(step.cond, scope)
+                    with self.block(f"if {c} is not True"):
+                        with self.block(f"if {c}.__class__ is not Unknown"):
+                            self.line("continue")
+                        self.slow_emit(str(i), c, frame)
+                        self.line("continue")
+                    i += 1
+                    continue
                 if run_wheres == 0:
                     pending = self.temp("p")
                     self.line(f"{pending} = None")
@@ -755,10 +819,30 @@ class _PolicyGen(_ExprGen):
         item = f"{self.const('/')}.join({self.items(frame)}) or None" if frame.items else "None"
         root = frame.root if frame.root is not None else "None"
         outcome = self.const("violation")
-        self.line(
-            f"findings.append(new_finding(Finding, ({outcome}, {frame.target}, {item}, {text}, "
-            f"{evidence}, None, {root})))"
-        )
+        if self.layout is None:
+            self.line(
+                f"findings.append(new_finding(Finding, ({outcome}, {frame.target}, {item}, {text}, "
+                f"{evidence}, None, {root})))"
+            )
+            return
+        facts = self.facts(self.layout, frame.root)
+        row = [*self._head, outcome, frame.target, item, text, evidence, "None", *facts, *self._tail]
+        self.line(f"findings.append(new_finding({self.const(self.layout.cls)}, ({', '.join(row)},)))")
+
+    def facts(self, layout: RowLayout, root: str | None) -> list[str]:
+        """The layout's facts of the root item, as locals (all None for a group's finding)."""
+        if root is None or not layout.facts:
+            return ["None"] * len(layout.facts)
+        names = [self.temp() for _ in layout.facts]
+        with self.block(f"if {root}.__class__ is {self.const(layout.record)}"):
+            for name, (attr, strings) in zip(names, layout.facts, strict=True):
+                self.line(f"{name} = {root}.{attr}")
+                if strings:
+                    with self.block(f"if {name}.__class__ is not str"):
+                        self.line(f"{name} = None")
+        with self.block("else"):
+            self.line(" = ".join(names) + " = None")
+        return names
 
 
 # --- constant folding (the closure compiler's rules) -------------------------------------

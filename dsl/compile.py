@@ -33,7 +33,7 @@ from regie.dsl.interp import (
     undecided,
     unknown_reason,
 )
-from regie.dsl.runtime import Finding, RunContext, item_label, resource_id
+from regie.dsl.runtime import Finding, RowLayout, Rows, RunContext, item_label, resource_id
 from regie.dsl.types import STR, RecordType, SetType, Type
 from regie.dsl.values import (
     REDUCERS,
@@ -57,14 +57,20 @@ __all__ = ["CompiledPolicy", "compile_expr", "compile_policy"]
 
 Env = list[Any]
 Fn = Callable[[Env], Any]
+#: A policy generated for rows: ``(env, roots, found, head, tail)`` (see :mod:`regie.dsl.codegen`).
+RowRun = Callable[[Env, Iterable[Any], list[Any], tuple[Any, ...], tuple[Any, ...]], None]
 
 
-def compile_policy(policy: CheckedPolicy, *, generate: bool = True) -> CompiledPolicy:
+def compile_policy(
+    policy: CheckedPolicy, *, generate: bool = True, layout: RowLayout | None = None
+) -> CompiledPolicy:
     """Compile a checked policy once; run it many times.
 
     ``generate`` (the default) runs it as one generated function when the generator handles
     every construct in it; ``generate=False`` keeps the closures (the differential tests
-    compare both with the interpreter).
+    compare both with the interpreter). With a ``layout`` the function is generated for
+    :meth:`CompiledPolicy.run_rows` with that layout (the engine's case), and for
+    :meth:`CompiledPolicy.run` only when that is first called.
     """
     compiled = CompiledPolicy(policy)
     if generate:
@@ -72,7 +78,11 @@ def compile_policy(policy: CheckedPolicy, *, generate: bool = True) -> CompiledP
         from regie.dsl.codegen import Unsupported, generate_policy
 
         with contextlib.suppress(Unsupported):  # else the closures run it
-            compiled.generated, compiled.source = generate_policy(compiled)
+            if layout is None:
+                compiled.generated, compiled.source = generate_policy(compiled)
+            else:
+                compiled.generated_rows, compiled.source = generate_policy(compiled, layout)
+                compiled.layout = layout
     return compiled
 
 
@@ -204,19 +214,63 @@ class CompiledPolicy:
         #: The generated function that runs the policy (see compile_policy), and its source.
         self.generated: Callable[[Env, Iterable[Any], list[Finding]], None] | None = None
         self.source: str | None = None
+        #: The generated function for rows of ``layout`` (:meth:`run_rows`), when compiled for one.
+        self.generated_rows: RowRun | None = None
+        self.layout: RowLayout | None = None
 
     # --- running ---------------------------------------------------------------------
 
-    def run(self, run: RunContext, roots: Iterable[Any] | None = None) -> list[Finding]:
-        """Run over the world in ``run``; ``roots`` are the root items when an index already chose them."""
+    def run_rows(self, run: RunContext, rows: Rows, roots: Iterable[Any] | None = None) -> list[Any]:
+        """As :meth:`run`, but each violation the policy decides is a row of ``rows.layout``
+        (undecided findings stay :class:`Finding` tuples), when it was generated for that layout;
+        otherwise the findings of :meth:`run`, for the caller to convert."""
+        if self.generated_rows is None or rows.layout != self.layout:
+            return self.run(run, roots)
+        env = self._env(run)
+        found: list[Any] = []
+        self.generated_rows(env, self._roots(env) if roots is None else roots, found, rows.head, rows.tail)
+        return found
+
+    def part_runner(
+        self, run: RunContext, rows: Rows, found: list[Any]
+    ) -> Callable[[Iterable[Any]], None] | None:
+        """:meth:`run_rows` in parts: a function that runs the policy over some of its roots and
+        appends to ``found``; over consecutive parts of the roots it gives what one run over all
+        of them gives (each root is decided on its own). The engine uses it to run several
+        policies slice by slice of the inventory, while those resources are in the CPU's
+        caches. None when that does not hold (a `group by` needs every root first) or the policy
+        was not generated for ``rows.layout``."""
+        fn = self.generated_rows
+        if fn is None or rows.layout != self.layout or self.group_at is not None:
+            return None
+        env = self._env(run)
+        head, tail = rows.head, rows.tail
+
+        def part(roots: Iterable[Any]) -> None:
+            fn(env, roots, found, head, tail)
+
+        return part
+
+    def _env(self, run: RunContext) -> Env:
         env: Env = [None] * self.size
         env[0] = run.eval
         params, globals_ = run.params, run.globals
         for name, slot in self._free_slots:
             env[slot] = params[name] if name in params else globals_[name]
+        return env
+
+    def run(self, run: RunContext, roots: Iterable[Any] | None = None) -> list[Finding]:
+        """Run over the world in ``run``; ``roots`` are the root items when an index already chose them."""
+        env = self._env(run)
         findings: list[Finding] = []
         if roots is None:
             roots = self._roots(env)
+        if self.generated is None and self.generated_rows is not None:
+            # Generated for rows (the engine's case) and now asked for findings: once.
+            from regie.dsl.codegen import Unsupported, generate_policy
+
+            with contextlib.suppress(Unsupported):  # it was generated once: not expected
+                self.generated = generate_policy(self)[0]
         if self.generated is not None:
             self.generated(env, roots, findings)
             return findings

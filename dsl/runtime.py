@@ -10,7 +10,7 @@ from typing import Any, Literal, NamedTuple
 from regie.dsl.builtins import EvalContext
 from regie.dsl.values import get_field, render_value
 
-__all__ = ["Finding", "RunContext", "item_label", "resource_id"]
+__all__ = ["Finding", "RowLayout", "Rows", "RunContext", "item_label", "resource_id"]
 
 Outcome = Literal["violation", "unknown"]
 
@@ -40,13 +40,44 @@ class Finding(NamedTuple):
         return self[:6] == other[:6] and self.resource is other.resource
 
 
+@dataclass(frozen=True, slots=True)
+class RowLayout:
+    """The tuple a caller wants for each violation a generated policy decides, instead of a
+    :class:`Finding` that the caller would then convert (the engine's ``Violation``: a large
+    scan decides tens of thousands, and building each twice costs a tenth of the run).
+
+    A row is ``cls`` built positionally from ``head`` values (given per run, :class:`Rows`),
+    the finding's outcome, target, item, message, evidence and reason, then ``facts`` read
+    from the root item when it is a ``record`` (None otherwise, and for a group's finding;
+    ``(name, True)``: None unless the value is a string), then ``tail`` values. The DSL
+    knows nothing else of the row; undecided findings stay :class:`Finding` tuples.
+    """
+
+    cls: type[tuple[Any, ...]]
+    head: int
+    record: type
+    facts: tuple[tuple[str, bool], ...]
+    tail: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """A run's values for the rows of a :class:`RowLayout`."""
+
+    layout: RowLayout
+    head: tuple[Any, ...]
+    tail: tuple[Any, ...]
+
+
 @dataclass(slots=True)
 class RunContext:
-    """The world a policy runs in: global values (resources, catalogues), its parameters, and today."""
+    """The world a policy runs in: global values (resources, catalogues), its parameters, and
+    today; ``rows``: violations as the caller's rows (see :class:`RowLayout`)."""
 
     globals: Mapping[str, Any]
     params: Mapping[str, Any]
     eval: EvalContext = field(default_factory=lambda: EvalContext(today=dt.date.today()))
+    rows: Rows | None = None
 
 
 def resource_id(item: Any) -> str:

@@ -25,6 +25,7 @@ from regie.dsl.check import CheckedPolicy, check_policy
 from regie.dsl.compile import compile_policy
 from regie.dsl.interp import run_policy
 from regie.dsl.source import Source
+from regie.engine.evaluate import VIOLATION_ROWS
 from regie.engine.facts import Inventory, resources_from_records
 from regie.engine.schema import fact_schema
 
@@ -118,6 +119,34 @@ def test_bench_policies_are_generated_and_clean(name: str) -> None:
         compiled = compile_policy(checked)
         assert compiled.source is not None, checked.id
         assert_no_policy_text(compiled.source)
+        rows = compile_policy(checked, layout=VIOLATION_ROWS)  # the engine's variant
+        assert rows.generated_rows is not None and rows.source is not None, checked.id
+        assert_no_policy_text(rows.source)
+
+
+def test_hostile_policy_text_never_becomes_code_in_violation_rows() -> None:
+    (checked,) = checked_policies(HOSTILE)
+    compiled = compile_policy(checked, layout=VIOLATION_ROWS)
+    assert compiled.generated_rows is not None and compiled.source is not None
+    assert_no_policy_text(compiled.source)
+    assert "pwned" not in compiled.source and "import" not in compiled.source
+
+
+def test_most_common_keeps_the_first_of_equal_counts() -> None:
+    (checked,) = checked_policies(
+        'policy p { title "t" source "s" for r in resources group by "all" as g into rs '
+        'require most_common(x in rs: x.provider) == "none" '
+        'message "{most_common(x in rs: x.provider)}" }'
+    )
+    compiled = compile_policy(checked)
+    assert compiled.generated is not None
+    records = [
+        {"id": str(i), "provider": p} for i, p in enumerate(["b", None, "a", "a", "c", "b", None, None])
+    ]
+    run = run_context(checked, resources_from_records(records, "facts"), {})
+    want = [finding_view(f) for f in run_policy(checked, run)]
+    assert [f[3] for f in want] == ["b"]  # b and a twice each, nulls not counted: b came first
+    assert [finding_view(f) for f in compiled.run(run)] == want
 
 
 def test_a_declined_policy_runs_as_closures(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -174,6 +174,7 @@ policy t.b { title "b" source "s" for r in resources require false }
         raise RuntimeError("boom")
 
     ps.policies[0].compiled.run = broken  # type: ignore[method-assign]
+    ps.policies[0].compiled.run_rows = broken  # type: ignore[method-assign]
     result = run(ps, [{"id": "x"}])
     assert [(e.policy, e.message) for e in result.errors] == [("t.a", "RuntimeError: boom")]
     assert [v.policy for v in result.violations] == ["t.b"]
@@ -199,3 +200,63 @@ def test_config_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_config(str(config))
     assert "unknown section" in err.value.message
+
+
+SLICED = """
+policy t.bucket { title "b" source "s" for r in resources where r.type == "bucket" require r.name != null }
+policy t.all { title "a" source "s" for r in resources where r.kind != "skip" require r.provider == "eu" }
+policy t.group {
+  title "g" source "s"
+  for r in resources group by r.provider ?? "none" as p into rs require count(rs) < 3
+}
+policy t.each { title "e" source "s" for r in resources require r.region != null message "{r.id} {r.region}" }
+"""
+
+
+def test_policies_run_slice_by_slice_give_what_one_run_gives(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regie.engine import evaluate as engine
+
+    ps = policy_set(SLICED)
+    records = [
+        {"id": f"r{i}", "kind": ["storage", "skip"][i % 2], "type": ["bucket", "vm", "db"][i % 3],
+         "name": None if i % 4 == 0 else f"n{i}", "provider": ["eu", "us", None][i % 3],
+         "region": None if i % 5 == 0 else "eu-west"}
+        for i in range(23)
+    ]  # fmt: skip
+    whole = run(ps, records)
+    monkeypatch.setattr(engine, "SLICE", 4)
+    sliced = run(ps, records)
+    assert [v.key() for v in sliced.violations] == [v.key() for v in whole.violations]
+    assert sliced.violations == whole.violations
+    assert len(whole.violations) > 10 and not whole.errors
+
+
+def test_a_policy_failing_in_a_slice_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regie.dsl.compile import CompiledPolicy
+    from regie.engine import evaluate as engine
+
+    ps = policy_set(SLICED)
+    records = [{"id": f"r{i}", "type": "bucket", "provider": "us"} for i in range(10)]
+    whole = run(ps, records)
+    monkeypatch.setattr(engine, "SLICE", 3)
+    real = CompiledPolicy.part_runner
+
+    def failing_on_the_second_slice(self: CompiledPolicy, *args: object) -> object:
+        part = real(self, *args)  # type: ignore[arg-type]
+        if part is None or self.checked.id != "t.all":
+            return part
+        calls = []
+
+        def flaky(roots: object) -> None:
+            calls.append(roots)
+            if len(calls) == 2:
+                raise RuntimeError("boom")
+            part(roots)  # type: ignore[arg-type]
+
+        return flaky
+
+    monkeypatch.setattr(CompiledPolicy, "part_runner", failing_on_the_second_slice)
+    result = run(ps, records)
+    assert [(e.policy, e.message) for e in result.errors] == [("t.all", "RuntimeError: boom")]
+    assert result.violations == [v for v in whole.violations if v.policy != "t.all"]
+    assert result.policies == whole.policies == 4

@@ -185,6 +185,26 @@ def test_sensitive_attributes_are_redacted_without_changing_the_input() -> None:
     assert data == before
 
 
+def test_a_parsed_state_is_read_not_consumed_and_its_bytes_read_the_same() -> None:
+    # load_state drops each block of the state it parsed once read; a caller's state stays.
+    data = state(
+        block("aws_s3_bucket", "a", {"attributes": {"id": "a", "password": "x"}}),
+        block(
+            "aws_s3_bucket",
+            "b",
+            {"index_key": 0, "attributes": {"id": "b"}},
+            {"index_key": 1, "attributes": {}},
+        ),
+    )
+    before = copy.deepcopy(data)
+    read = resources_from_state(data, "s", Catalogs())
+    assert data == before
+    loaded = load_state(orjson.dumps(data), "s", Catalogs())
+    assert [(r.id, r.attributes) for r in loaded] == [(r.id, r.attributes) for r in read]
+    assert [r.address for r in read] == ["aws_s3_bucket.a", "aws_s3_bucket.b[0]", "aws_s3_bucket.b[1]"]
+    assert read[0].attributes["password"] == SENSITIVE
+
+
 def test_nested_sensitive_paths_are_redacted_and_containers_copied() -> None:
     attrs = {
         "password": "hunter2",
