@@ -267,10 +267,15 @@ def _evaluate(
     for lp in policy_set.policies:
         if wanted is not None and lp.id not in wanted:
             continue
+        roots = inventory.select(lp.checked.selector) if lp.checked.root == "resources" else None
+        if roots is not None and not roots:
+            # Nothing of the kinds it is about: a `for r in resources` over nothing finds
+            # nothing. Most policies of a library are like this for one admission review.
+            results.append((lp, []))
+            continue
         values = lp.params if not params or lp.id not in params else {**lp.params, **params[lp.id]}
         run = RunContext(globals_, values, eval_ctx)
         rows = violation_rows(lp.checked, context)
-        roots = inventory.select(lp.checked.selector) if lp.checked.root == "resources" else None
         try:
             if slicing and roots is not None and _in_inventory_order(roots, inventory.resources):
                 found: list[Any] = []
