@@ -338,7 +338,11 @@ def in_process(review: bytes, iterations: int, deadline_ms: int) -> dict[str, di
         def decide_once() -> None:
             request = parse_review(review)["request"]
             decision = decide(
-                request, snapshot, fail_closed=True, progress=PolicyTimer(Deadline(deadline_ms / 1000))
+                request,
+                snapshot,
+                fail_closed=True,
+                progress=PolicyTimer(Deadline(deadline_ms / 1000)),
+                owned=True,  # as the webhook: the review is parsed for this decision alone
             )
             response_body(decision)
 

@@ -211,11 +211,14 @@ def evaluate(
     only: Iterable[str] | None = None,
     params: Mapping[str, Mapping[str, Any]] | None = None,
     progress: Callable[[str], None] | None = None,
+    freeze: bool = True,
 ) -> Evaluation:
     """Run every policy (or ``only`` these ids) over the inventory.
 
     ``params`` overrides parameter values per policy id for this evaluation (tests use it);
-    ``progress`` is called with each policy id after it ran.
+    ``progress`` is called with each policy id after it ran. ``freeze`` moves what survived
+    into the collector's permanent generation afterwards: right for a one-shot run over a
+    large estate, wrong for a server deciding request after request (it passes False).
     """
     today = today or dt.date.today()
     globals_ = catalogs.globals()
@@ -223,14 +226,14 @@ def evaluate(
     globals_["today"] = today.isoformat()
     eval_ctx = EvalContext(today)
     wanted = set(only) if only is not None else None
-    with gc_paused():
+    with gc_paused(freeze=freeze):
         return _evaluate(
             policy_set, inventory, globals_, eval_ctx, context, today, waivers, wanted, params, progress
         )
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, freeze: bool = True) -> Iterator[None]:
     """Pause the cyclic garbage collector.
 
     Evaluation and fact loading allocate many small objects and create no cycles; the
@@ -243,7 +246,8 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
-            gc.freeze()  # what survived is acyclic: spare the next collections walking it
+            if freeze:
+                gc.freeze()  # what survived is acyclic: spare the next collections walking it
             gc.enable()
 
 

@@ -131,3 +131,22 @@ def test_bad_files(tmp_path: Path) -> None:
         pull_admission(str(tmp_path / "bad.json"), CTX)
     with pytest.raises(ConnectorError, match="no such file"):
         pull_admission(str(tmp_path / "missing.json"), CTX)
+
+
+def test_an_owned_review_is_redacted_without_a_copy_and_a_borrowed_one_is_left_alone() -> None:
+    import copy
+
+    from regie.connectors.kubernetes.admission import resources_from_admission
+    from regie.loading import load_catalogs
+
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "app"},
+              "data": {"password": "aHVudGVyMg=="}}  # fmt: skip
+    review = {"uid": "u1", "operation": "CREATE", "kind": {"group": "", "version": "v1", "kind": "Secret"},
+              "namespace": "app", "name": "db", "object": secret}  # fmt: skip
+    borrowed = copy.deepcopy(review)
+    [r] = resources_from_admission(borrowed, where="t", catalogs=load_catalogs())
+    assert r.attributes["data"] == {"password": "(sensitive)"}
+    assert borrowed == review  # the caller's data is untouched
+    owned = copy.deepcopy(review)
+    [r] = resources_from_admission(owned, where="t", catalogs=load_catalogs(), owned=True)
+    assert r.attributes["data"] == {"password": "(sensitive)"}  # no copy made, still redacted

@@ -99,11 +99,14 @@ def resources_from_admission(
     ownership: Ownership = _DEFAULT_OWNERSHIP,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     source: str = "admission",
+    owned: bool = False,
 ) -> list[Resource]:
     """Resources for one AdmissionReview or AdmissionRequest (already parsed JSON).
 
     ``namespace_labels`` gives the labels of the request's namespace (a webhook keeps
-    them in a cache); ownership labels missing on the object are read there.
+    them in a cache); ownership labels missing on the object are read there. ``owned``:
+    the caller parsed ``data`` for this call alone, so secrets are redacted in it (the
+    objects in ``data`` are changed) instead of in copies.
     """
     request = _request_of(data, where)
     operation = request.get("operation")
@@ -127,7 +130,7 @@ def resources_from_admission(
     }
     if operation == "UPDATE" and isinstance(request.get("oldObject"), Mapping):
         old = _complete(request["oldObject"], request, f"{where}: request.oldObject")
-        obj["_old_object"] = redact_object(old)
+        obj["_old_object"] = redact_object(old, in_place=owned)
     return resources_from_objects(
         [obj],
         source=source,
@@ -136,6 +139,7 @@ def resources_from_admission(
         ownership=ownership,
         namespace_labels=namespace_labels,
         action=str(operation).lower(),
+        owned=owned,
     )
 
 

@@ -85,7 +85,7 @@ def is_secret_name(name: str) -> bool:
 # --- redaction ---------------------------------------------------------------------------
 
 
-def redact_object(obj: Mapping[str, Any]) -> dict[str, Any]:
+def redact_object(obj: Mapping[str, Any], *, in_place: bool = False) -> dict[str, Any]:
     """A copy of ``obj`` with every secret value replaced by ``(sensitive)``.
 
     Secret ``data``/``stringData`` values; ConfigMap values under secret-looking keys;
@@ -96,7 +96,9 @@ def redact_object(obj: Mapping[str, Any]) -> dict[str, Any]:
     >>> redact_object({"kind": "Secret", "data": {"pw": "aHVudGVyMg=="}})["data"]
     {'pw': '(sensitive)'}
     """
-    out: dict[str, Any] = _copy(obj)
+    # A caller that owns the object (the admission webhook, with a review parsed for this
+    # request alone) spares the deep copy.
+    out: dict[str, Any] = obj if in_place and obj.__class__ is dict else _copy(obj)
     kind = out.get("kind")
     if kind == "Secret":
         for key in ("data", "stringData"):
@@ -523,6 +525,7 @@ def resources_from_objects(
     ownership: Ownership = _DEFAULT_OWNERSHIP,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
     action: str | None = None,
+    owned: bool = False,
 ) -> list[Resource]:
     """Resources for Kubernetes objects (each with ``apiVersion``, ``kind``, ``metadata.name``).
 
@@ -530,6 +533,8 @@ def resources_from_objects(
     field (``k8s:manifests:deploy/``). ``namespace_labels`` supply labels of namespaces
     that are not among the objects (an admission webhook's cache); Namespace objects in
     ``objects`` win over it. ``action`` is set on every resource (admission requests).
+    ``owned``: the caller gives the objects up, so secrets are redacted in them rather than
+    in copies.
     """
     objs = list(objects)
     ns_labels: dict[str, Mapping[str, str]] = dict(namespace_labels or {})
@@ -550,7 +555,9 @@ def resources_from_objects(
 
     out: list[Resource] = []
     for obj in objs:
-        out.extend(_object_resources(obj, source, origin, catalogs, ownership, ns_labels, action, cluster))
+        out.extend(
+            _object_resources(obj, source, origin, catalogs, ownership, ns_labels, action, cluster, owned)
+        )
     return out
 
 
@@ -563,6 +570,7 @@ def _object_resources(
     ns_labels: Mapping[str, Mapping[str, str]],
     action: str | None,
     cluster: tuple[Any, Any, Any] | None,
+    owned: bool = False,
 ) -> list[Resource]:
     api_version = str(obj.get("apiVersion"))
     kind = str(obj.get("kind"))
@@ -588,7 +596,7 @@ def _object_resources(
         name=str(name) if name is not None else None,
         action=action,
         labels=labels,
-        attributes=redact_object(obj),
+        attributes=redact_object(obj, in_place=owned),
         **own,
     )
     if kind == "Node":

@@ -20,7 +20,6 @@ and the response's ``apiVersion``/``kind`` must be ``admission.k8s.io/v1``/``Adm
 from __future__ import annotations
 
 import datetime as dt
-import gc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -150,31 +149,35 @@ def decide(
     progress: Callable[[str], None] | None = None,
     today: dt.date | None = None,
     namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    owned: bool = False,
 ) -> Decision:
     """Evaluate one AdmissionRequest (CREATE or UPDATE) with the ``admission`` enforcement.
 
     ``namespace_labels`` (``{namespace: labels}``, from the webhook's namespace cache) supply
-    the ownership labels the object does not carry itself.
+    the ownership labels the object does not carry itself. ``owned``: the request was parsed
+    for this decision alone, so its objects are redacted in place rather than copied.
     A ConnectorError (an object the connector cannot read) propagates: it is bad input.
     Policies that fail while evaluating deny when ``fail_closed``, else become warnings.
     """
     resources = resources_from_admission(
-        request, where="AdmissionReview", catalogs=snapshot.catalogs, namespace_labels=namespace_labels
+        request,
+        where="AdmissionReview",
+        catalogs=snapshot.catalogs,
+        namespace_labels=namespace_labels,
+        owned=owned,
     )
-    try:
-        evaluation = evaluate(
-            snapshot.policy_set,
-            Inventory(resources),
-            snapshot.catalogs,
-            context="admission",
-            today=today,
-            waivers=snapshot.waivers,
-            progress=progress,
-        )
-    finally:
-        # engine.evaluate freezes what survived into the permanent generation, which suits a
-        # one-shot CLI run; in a long-running server that would keep every later cycle alive.
-        gc.unfreeze()
+    # No freeze into the permanent generation: it suits a one-shot CLI run, but in a server
+    # it would keep every later cycle alive.
+    evaluation = evaluate(
+        snapshot.policy_set,
+        Inventory(resources),
+        snapshot.catalogs,
+        context="admission",
+        today=today,
+        waivers=snapshot.waivers,
+        progress=progress,
+        freeze=False,
+    )
     violations = evaluation.violations
     deny = [v for v in violations if v.blocking]
     warn = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import gc
 import time
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -139,19 +138,17 @@ def evaluate_facts(body: EvaluateRequest, request: Request, _: Reader) -> Respon
     timer = PolicyTimer(None)
     with tracer.start_as_current_span("regie.evaluate") as span:
         span.set_attribute("regie.resources", len(resources))
-        try:
-            evaluation = evaluate(
-                snapshot.policy_set,
-                Inventory(resources),
-                snapshot.catalogs,
-                context=body.context,
-                today=body.today,
-                waivers=snapshot.waivers,
-                only=body.policies,
-                progress=timer,
-            )
-        finally:
-            gc.unfreeze()  # see admission.decide: no permanent generation in a long-running server
+        evaluation = evaluate(
+            snapshot.policy_set,
+            Inventory(resources),
+            snapshot.catalogs,
+            context=body.context,
+            today=body.today,
+            waivers=snapshot.waivers,
+            only=body.policies,
+            progress=timer,
+            freeze=False,  # no permanent generation in a long-running server
+        )
     seconds = time.perf_counter() - started
     service.metrics.policy_seconds.observe_many(timer.times)
     for error in evaluation.errors:

@@ -102,8 +102,14 @@ async def _evaluate(
         timer = PolicyTimer(deadline)
         with tracer.start_as_current_span("regie.evaluate") as span:
             span.set_attribute("regie.policies", len(snapshot.policy_set.policies))
+            # The review was parsed for this request alone: redact its objects in place.
             decision = decide(
-                request, snapshot, fail_closed=fail_closed, progress=timer, namespace_labels=namespace_labels
+                request,
+                snapshot,
+                fail_closed=fail_closed,
+                progress=timer,
+                namespace_labels=namespace_labels,
+                owned=True,
             )
         decision.policy_times = timer.times
         return decision
