@@ -857,6 +857,27 @@ def replay(
     raise typer.Exit(0 if result.same else 1)
 
 
+@app.command()
+@_guard
+def verify(
+    store: Annotated[str, typer.Option("--store", metavar="URL", help="The violation store to check.")],
+) -> None:
+    """Check the chain of decision records: every scan and admission decision, none removed or altered.
+
+    Prints the result and the head (the last record's id and hash: keep it outside the database,
+    so that a rewrite of the whole chain shows too). Exit 0 when intact, 1 when broken, 2 on bad input.
+    """
+    with _open_store(store) as db:
+        report = db.verify_chain()
+        if not report.ok:
+            err.print(f"[bold red]{escape(report.summary())}[/]", soft_wrap=True)
+            raise typer.Exit(1)
+        out.print(report.summary())
+        last = db.get_record(report.records) if report.records else None
+        if last is not None:
+            out.print(f"head: record {last.id} {last.hash}")
+
+
 def _open_store(url: str) -> Store:
     # Imported here: SQLAlchemy adds start-up time that runs without a store should not pay.
     from regie.store import open_store

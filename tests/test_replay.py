@@ -20,7 +20,8 @@ from regie.replay import render_replay, replay_record
 from regie.store import open_store, policy_set_hash
 from regie.store.testing import ensure_postgres, postgres_schema, sqlite_file
 
-QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
+ROOT = Path(__file__).resolve().parent.parent
+QUICKSTART = ROOT / "examples" / "quickstart"
 ENV = {**{k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "REGIE_DEBUG")}, "NO_COLOR": "1"}
 
 
@@ -159,3 +160,29 @@ def test_an_admission_decision_replays(url: str) -> None:
         changed = replay_record(store, record.id, other, catalogs)
         assert changed.policy_set_changed
         assert changed.same == (not evaluation.violations)
+
+
+def test_regie_verify_says_whether_the_chain_holds(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "regie.db"
+    config = "examples/ministry/regie.toml"
+    scanned = subprocess.run(
+        [sys.executable, "-m", "regie", "scan", "--config", config, "--store", str(db)],
+        cwd=ROOT, capture_output=True, text=True, env=ENV, timeout=120, check=False,
+    )  # fmt: skip
+    assert scanned.returncode == 1 and "store:" in scanned.stdout, scanned.stderr
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "regie", "verify", "--store", str(db)],
+            cwd=ROOT, capture_output=True, text=True, env=ENV, timeout=60, check=False,
+        )  # fmt: skip
+
+    intact = verify()
+    assert intact.returncode == 0 and "chain intact: 1 records" in intact.stdout
+    assert "head: record 1 " in intact.stdout
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE records SET decision = '{}' WHERE id = 1")
+    broken = verify()
+    assert broken.returncode == 1 and "chain broken at record 1" in broken.stderr
