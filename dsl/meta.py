@@ -32,8 +32,11 @@ CONTEXTS: tuple[Context, ...] = ("ci", "admission", "audit")
 UNKNOWN_MODES = ("report", "violation", "pass")
 #: How firm the ground under a policy is (policy-domain.md: verified, secondary, inferred).
 BASES = ("verified", "secondary", "inferred")
+#: What a policy needs to see: its resources one by one (default), or the whole estate
+#: (a portfolio rule such as concentration; not evaluated at admission, which sees one object).
+SCOPES = ("resource", "estate")
 
-_SINGLE = {"title", "description", "source", "severity", "enforce", "unknown", "basis"}
+_SINGLE = {"title", "description", "source", "severity", "enforce", "unknown", "basis", "scope"}
 _LISTS = {"requirement", "tags"}
 _TRANSLATABLE = {"title", "description"}
 
@@ -52,6 +55,7 @@ class PolicyMeta:
     unknown: str
     basis: str | None
     extra: dict[str, str] = field(default_factory=dict)
+    scope: str = "resource"
 
     def enforcement(self, context: str | None) -> Enforcement:
         """The enforcement level in a context (``ci``, ``admission``, ``audit``), or the default."""
@@ -121,6 +125,8 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
                 continue
             if m.key == "basis" and not _choice(m, BASES, diags):
                 continue
+            if m.key == "scope" and not _choice(m, SCOPES, diags):
+                continue
             values[m.key] = texts[0]
         elif m.key in _LISTS:
             if any(not v.quoted for v in m.values):
@@ -158,6 +164,7 @@ def read_meta(policy: ast.Policy) -> tuple[PolicyMeta, list[Diagnostic]]:
         unknown=values.get("unknown", "report"),
         basis=values.get("basis"),
         extra={f"description.{k}": v for k, v in descriptions.items()},
+        scope=values.get("scope", "resource"),
     )
     return meta, diags
 

@@ -207,6 +207,10 @@ def _policy_section(p: CheckedPolicy) -> list[str]:
     ]
     if m.basis:
         lines.append(f"- Basis: {m.basis}")
+    if m.scope == "estate":
+        lines.append(
+            "- Scope: the whole estate (scans and CI; not evaluated at admission, which sees one object)"
+        )
     if m.tags:
         lines.append(f"- Tags: {', '.join(m.tags)}")
     if p.param_types:

@@ -88,6 +88,8 @@ def replay_record(store: Store, record_id: int, policy_set: PolicySet, catalogs:
                 catalogs,
                 context="admission",
                 today=day,
+                # as the webhook decides: estate-wide policies are not asked about one object
+                only=[lp.id for lp in policy_set.policies if lp.checked.meta.scope != "estate"],
             )
         else:
             raise InputError(where, f"a `{record.kind}` record cannot be replayed")

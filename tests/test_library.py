@@ -226,3 +226,33 @@ def test_a_wrong_enforcement_entry_is_an_error_naming_it(tmp_path: Path, line: s
     with pytest.raises(InputError) as info:
         apply_enforcement(built.policies, load_config(str(config)))
     assert message in info.value.message and "enforce" in info.value.where
+
+
+# --- estate-wide policies are not asked about one object at admission -------------------------------
+
+
+def test_estate_wide_policies_are_left_out_of_admission_decisions() -> None:
+    import orjson
+
+    from regie.service.admission import decide
+    from regie.service.reload import load_snapshot
+
+    snapshot = load_snapshot([str(BUILTIN_POLICIES)], [], None)
+    estate = {lp.id for lp in snapshot.policy_set.policies if lp.checked.meta.scope == "estate"}
+    assert "cloud.concentration.parent" in estate and "csbn.spof.single_parent" in estate
+    assert not estate & snapshot.admission_policies
+    review = orjson.loads((ROOT / "bench" / "admission" / "deployment-review.json").read_bytes())
+    decision = decide(review["request"], snapshot, fail_closed=True)
+    assert decision.violations and not {v.policy for v in decision.violations} & estate
+
+
+def test_a_wrong_scope_is_an_error() -> None:
+    from regie.dsl.build import parse_module
+    from regie.dsl.source import Source
+
+    text = 'policy p { title "t" source "s" scope estat for r in resources require true }'
+    module = parse_module(Source("p.regie", text))
+    assert not isinstance(module, list)
+    result = PolicySet.build([module])
+    assert isinstance(result, list)
+    assert any("estat" in d.message or "scope" in d.message for d in result)

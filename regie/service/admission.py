@@ -175,6 +175,7 @@ def decide(
         context="admission",
         today=today,
         waivers=snapshot.waivers,
+        only=snapshot.admission_policies,
         progress=progress,
         freeze=False,
     )

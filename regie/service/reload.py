@@ -46,6 +46,9 @@ class PolicySnapshot:
     hash: str
     loaded_at: dt.datetime
     files: tuple[str, ...]
+    #: The policies an admission review is decided with: all but the estate-wide ones
+    #: (``scope estate``: concentration and the like), which one object cannot inform.
+    admission_policies: frozenset[str] = frozenset()
 
 
 class LoadError(Exception):
@@ -88,7 +91,13 @@ def load_snapshot(policies: Sequence[str], catalogs: Sequence[str], config: str 
         raise LoadError([f"{err.where}: {err.message}"]) from None
     files = watched_files(policies, [*cfg.catalogs, *catalogs], config, cfg.waivers)
     return PolicySnapshot(
-        result, cats, waivers, policy_set_hash(result, cats), dt.datetime.now(dt.UTC), tuple(files)
+        result,
+        cats,
+        waivers,
+        policy_set_hash(result, cats),
+        dt.datetime.now(dt.UTC),
+        tuple(files),
+        frozenset(lp.id for lp in result.policies if lp.checked.meta.scope != "estate"),
     )
 
 
