@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from regie.connectors.base import ConnectorError
 from regie.dsl.values import Unknown
+from regie.engine.catalog import label_key
 from regie.engine.facts import Resource
 
 __all__ = [
@@ -425,8 +426,8 @@ def join(
 def _same_level(a: Any, b: Any, levels: Mapping[str, Any]) -> bool:
     if not (isinstance(a, str) and isinstance(b, str)):
         return False
-    la = levels.get(" ".join(a.split()).lower())
-    lb = levels.get(" ".join(b.split()).lower())
+    la = levels.get(label_key(a))
+    lb = levels.get(label_key(b))
     return la is not None and lb is not None and la.get("level") == lb.get("level")
 
 

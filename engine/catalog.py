@@ -19,7 +19,14 @@ from typing import Any
 from regie.dsl.check import conforms
 from regie.dsl.types import BOOL, INT, STR, ListType, MapType, RecordType, SetType, Type
 
-__all__ = ["CATALOG_TYPES", "CatalogError", "Catalogs", "catalog_from_data", "catalog_globals_schema"]
+__all__ = [
+    "CATALOG_TYPES",
+    "CatalogError",
+    "Catalogs",
+    "catalog_from_data",
+    "catalog_globals_schema",
+    "label_key",
+]
 
 _PROVENANCE: tuple[tuple[str, Type], ...] = (("source", STR), ("checked", STR), ("notes", STR))
 
@@ -157,7 +164,7 @@ class Catalogs:
         for key, entry in self.entries["classifications"].items():
             full = {**entry, "level": key}
             for label in (key, *entry.get("aliases", ())):
-                folded = " ".join(str(label).split()).lower()
+                folded = label_key(str(label))
                 other = out.get(folded)
                 if other is not None and other["level"] != key:
                     origin = self.origins.get(("classifications", key), "classifications")
@@ -173,6 +180,15 @@ class Catalogs:
         for name, entries in overrides.items():
             copy.merge(name, entries, "test")
         return copy
+
+
+def label_key(label: str) -> str:
+    """How a classification label is looked up: trimmed, inner spaces single, lower case.
+
+    >>> label_key("  Stg.  Geheim ")
+    'stg. geheim'
+    """
+    return " ".join(label.split()).lower()
 
 
 def catalog_globals_schema() -> dict[str, Type]:

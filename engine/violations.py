@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["EvaluationError", "Violation", "WaiverRef"]
+__all__ = ["EvaluationError", "Violation", "WaiverRef", "finding_fields"]
 
 _NO_TITLES: Mapping[str, str] = MappingProxyType({})
 
@@ -65,23 +65,7 @@ class Violation(NamedTuple):
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON form (docs/cli.md, "JSON output")."""
         return {
-            "policy": self.policy,
-            "title": self.title,
-            "titles": dict(self.titles),
-            "requirements": list(self.requirements),
-            "source": self.citation,
-            "basis": self.basis,
-            "severity": self.severity,
-            "enforcement": self.enforcement,
-            "outcome": self.outcome,
-            "resource": self.resource,
-            "item": self.item,
-            "address": self.address,
-            "origin": self.source,
-            "service": self.service,
-            "message": self.message,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
+            **finding_fields(self),
             "waived": self.waived,
             "waiver": None
             if self.waiver is None
@@ -92,6 +76,30 @@ class Violation(NamedTuple):
                 "expires": self.waiver.expires,
             },
         }
+
+
+def finding_fields(v: Any) -> dict[str, Any]:
+    """The JSON fields every form of a violation shares (an evaluation's, the store's): one
+    contract for `regie eval --format json`, `/v1/evaluate` and `/v1/violations`."""
+    return {
+        "policy": v.policy,
+        "title": v.title,
+        "titles": dict(v.titles),
+        "requirements": list(v.requirements),
+        "source": v.citation,
+        "basis": v.basis,
+        "severity": v.severity,
+        "enforcement": v.enforcement,
+        "outcome": v.outcome,
+        "resource": v.resource,
+        "item": v.item,
+        "address": v.address,
+        "origin": v.source,
+        "service": v.service,
+        "message": v.message,
+        "reason": v.reason,
+        "evidence": dict(v.evidence),
+    }
 
 
 @dataclass(frozen=True, slots=True)

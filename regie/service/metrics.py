@@ -7,6 +7,7 @@ observations come from the event loop and from evaluation threads at once.
 
 from __future__ import annotations
 
+import abc
 import bisect
 import math
 import threading
@@ -40,7 +41,7 @@ class Registry:
         return "\n".join(out) + "\n"
 
 
-class _Metric:
+class _Metric(abc.ABC):
     kind = "untyped"
 
     def __init__(self, registry: Registry, name: str, help: str, labels: Sequence[str] = ()) -> None:
@@ -57,8 +58,9 @@ class _Metric:
     def header(self) -> list[str]:
         return [f"# HELP {self.name} {_escape_help(self.help)}", f"# TYPE {self.name} {self.kind}"]
 
+    @abc.abstractmethod
     def lines(self) -> list[str]:
-        raise NotImplementedError
+        """The metric's samples in the text exposition format."""
 
 
 class Counter(_Metric):

@@ -18,12 +18,13 @@ import html
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from regie.output import short_resource
 from regie.store.api import Store
 from regie.store.models import DayCount, StoredViolation, StoredWaiver, ViolationFilter
 
@@ -302,7 +303,7 @@ def _table(violations: Sequence[StoredViolation]) -> str:
             f'<td><span class="badge {_e(v.severity)}">{_e(v.severity)}</span></td>'
             f'<td><span class="badge {_e(v.enforcement)}">{_e(v.enforcement)}</span>{unknown}</td>'
             f"<td><code>{_e(v.policy)}</code></td>"
-            f'<td title="{_e(v.resource)}">{_e(v.address or _short(v.resource, v.source))}'
+            f'<td title="{_e(v.resource)}">{_e(v.address or short_resource(v.resource, v.source))}'
             f'<div class="muted">{_e(v.source)}</div></td>'
             f'<td><a href="/violations/{v.id}">{_e(v.message)}</a></td>'
             f'<td class="muted">{_e(", ".join(v.requirements))}</td>'
@@ -440,14 +441,6 @@ def _when(at: dt.datetime | None) -> str:
     return _e(at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"))
 
 
-def _short(resource: str, source: str) -> str:
-    """The resource id without the source it came from (shown beside it): the part people recognise."""
-    for sep in ("#", "/"):
-        if source and resource.startswith(source + sep):
-            return resource[len(source) + 1 :]
-    return resource
-
-
 def _json(value: Any) -> str:
     try:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
@@ -458,7 +451,3 @@ def _json(value: Any) -> str:
 def _safe_next(target: str) -> str:
     """Only a path on this site: never redirect a signed-in user elsewhere."""
     return target if target.startswith("/") and not target.startswith("//") else "/"
-
-
-def query_link(**params: str) -> str:
-    return "/?" + urlencode({k: v for k, v in params.items() if v})

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from regie.engine.violations import Violation
+from regie.engine.violations import Violation, finding_fields
 from regie.engine.waivers import Waiver
 
 __all__ = [
@@ -136,23 +136,7 @@ class StoredViolation:
         return {
             "id": self.id,
             "key": self.key,
-            "policy": self.policy,
-            "title": self.title,
-            "titles": dict(self.titles),
-            "requirements": list(self.requirements),
-            "source": self.citation,
-            "basis": self.basis,
-            "severity": self.severity,
-            "enforcement": self.enforcement,
-            "outcome": self.outcome,
-            "resource": self.resource,
-            "item": self.item,
-            "address": self.address,
-            "origin": self.source,
-            "service": self.service,
-            "message": self.message,
-            "reason": self.reason,
-            "evidence": dict(self.evidence),
+            **finding_fields(self),
             "waived": self.status == "waived",
             "waiver": None if self.waiver is None else dict(self.waiver),
             "status": self.status,
