@@ -162,7 +162,7 @@ HELPER_NAMES = frozenset(
         "arith", "contains", "count_items", "equal", "get_field", "get_index", "group_key",
         "iterate", "make_map", "make_set", "order", "render_value", "prefix_arg", "str", "dict",
         "frozenset", "list", "int", "bool", "getattr", "env", "roots", "findings", "emit", "ctx",
-        "head", "tail",
+        "head", "tail", "final",
         "append", "get", "search", "startswith", "endswith", "join", "values", "groups",
     }
 )  # fmt: skip
@@ -200,6 +200,40 @@ def _attribute_ok(name: str) -> bool:
     return name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_")
 
 
+_CLASSES: dict[str, type] = {"str": str, "dict": dict, "frozenset": frozenset, "int": int}
+
+
+def _both(a: str, b: str) -> str:
+    """``a and b`` over generated tests, with ``True``/``False`` folded."""
+    if a == "False" or b == "False":
+        return "False"
+    if a == "True":
+        return b
+    if b == "True":
+        return a
+    return f"{a} and {b}"
+
+
+def _any_of(a: str, b: str) -> str:
+    """``(a or b)`` over generated tests, with ``True``/``False`` folded."""
+    if a == "True" or b == "True":
+        return "True"
+    if a == "False":
+        return b
+    if b == "False":
+        return a
+    return f"({a} or {b})"
+
+
+def _either(cond: str, then: str, otherwise: str) -> str:
+    """``then if cond else otherwise``, only the side taken when ``cond`` is known."""
+    if cond == "True":
+        return then
+    if cond == "False":
+        return otherwise
+    return f"{then} if {cond} else {otherwise}"
+
+
 class _ExprGen:
     """Writes statements that compute expressions into fresh locals."""
 
@@ -209,6 +243,11 @@ class _ExprGen:
         self.consts: list[Any] = []
         self._const_ids: dict[Any, int] = {}
         self._counter = 0
+        #: Per open block, the reads (field and key lookups) already assigned to a local in it:
+        #: a later read of the same thing in that block or a nested one uses the local.
+        self._reads: list[dict[str, str]] = [{}]
+        #: Locals that hold the same value for the whole run (parameters, globals, hoisted).
+        self._fixed: set[str] = set()
 
     # --- writing ------------------------------------------------------------------------
 
@@ -218,9 +257,11 @@ class _ExprGen:
     @contextmanager
     def indented(self) -> Iterator[None]:
         self.depth += 1
+        self._reads.append({})
         try:
             yield
         finally:
+            self._reads.pop()
             self.depth -= 1
 
     @contextmanager
@@ -256,6 +297,41 @@ class _ExprGen:
     def hoist(self, value: str) -> str:
         """``value`` of names fixed for the run: computed once (here: where it is needed)."""
         return self.assign(value)
+
+    def read(self, value: str) -> str:
+        """A field or key lookup (pure: the facts do not change during a run), assigned to a
+        local once per block: ``r.attributes`` read by three conditions is one attribute load."""
+        for known in reversed(self._reads):
+            local = known.get(value)
+            if local is not None:
+                return local
+        local = self.assign(value)
+        self._reads[-1][value] = local
+        return local
+
+    def is_(self, name: str, cls: str) -> str:
+        """The test ``name.__class__ is cls`` as generated code: ``True`` or ``False`` for a
+        constant, a local computed once per run for a parameter or global, else inline."""
+        if name in ("None", "True", "False") or name.startswith("_k"):
+            value = {"None": None, "True": True, "False": False}.get(name)
+            if name.startswith("_k"):
+                value = self.consts[int(name[2:])]
+            return "True" if value.__class__ is _CLASSES[cls] else "False"
+        if name in self._fixed:
+            return self.hoist(f"{name}.__class__ is {cls}")
+        return f"{name}.__class__ is {cls}"
+
+    def branch(self, cond: str, then: Callable[[], None], otherwise: Callable[[], None]) -> None:
+        """``if cond: then() else: otherwise()``, only the branch taken when ``cond`` is known."""
+        if cond == "True":
+            then()
+        elif cond == "False":
+            otherwise()
+        else:
+            with self.block(f"if {cond}"):
+                then()
+            with self.block("else"):
+                otherwise()
 
     # --- expressions --------------------------------------------------------------------
 
@@ -297,19 +373,19 @@ class _ExprGen:
         record = obj.ty.runtime if isinstance(obj.ty, RecordType) else None
         attr = f"{o}.{e.name}" if _attribute_ok(e.name) else f"getattr({o}, {name})"
         if record is not None and isinstance(obj, ast.Ref) and scope[obj.name].root:
-            return self.assign(attr)  # the root item is always a record of the fact model
+            return self.read(attr)  # the root item is always a record of the fact model
         if record is not None:
-            return self.assign(f"{attr} if {o}.__class__ is {self.const(record)} else get_field({o}, {name})")
-        return self.assign(f"{o}.get({name}) if {o}.__class__ is dict else get_field({o}, {name})")
+            return self.read(f"{attr} if {o}.__class__ is {self.const(record)} else get_field({o}, {name})")
+        return self.read(_either(self.is_(o, "dict"), f"{o}.get({name})", f"get_field({o}, {name})"))
 
     def _Index(self, e: ast.Index, scope: dict[str, _Var]) -> str:
         m = self.expr(e.obj, scope)
         if isinstance(e.key, ast.Literal) and isinstance(e.key.value, str):
             k = self.const(e.key.value)
-            return self.assign(f"{m}.get({k}) if {m}.__class__ is dict else get_index({m}, {k})")
+            return self.read(_either(self.is_(m, "dict"), f"{m}.get({k})", f"get_index({m}, {k})"))
         k = self.expr(e.key, scope)
-        return self.assign(
-            f"{m}.get({k}) if {m}.__class__ is dict and {k}.__class__ is str else get_index({m}, {k})"
+        return self.read(
+            _either(_both(self.is_(m, "dict"), self.is_(k, "str")), f"{m}.get({k})", f"get_index({m}, {k})")
         )
 
     def _Unary(self, e: ast.Unary, scope: dict[str, _Var]) -> str:
@@ -333,57 +409,56 @@ class _ExprGen:
         if op in ("==", "!=") and isinstance(right, ast.Literal) and isinstance(right.value, str):
             return self.assign(f"{a} if {a}.__class__ is Unknown else {a} {op} {self.const(right.value)}")
         t = self.temp()
+
+        def fast() -> None:
+            self.line(f"{t} = {a} {op} {b}")
+
+        def general(negate: str) -> Callable[[], None]:
+            # ``negate``: how `!=` and `not in` turn the general answer around
+            def emit() -> None:
+                self.line(f"{t} = {call}")
+                if op in ("!=", "not in"):
+                    self.line(f"{t} = {negate}")
+
+            return emit
+
         if op in ("in", "not in"):
             members = _constant_str_set(right)
             if members is not None:
-                with self.block(f"if {a}.__class__ is str"):
-                    self.line(f"{t} = {a} {op} {self.const(members)}")
-                with self.block("else"):
-                    self.line(f"{t} = contains({self.const(_constant_value(right))}, {a})")
-                    if op == "not in":
-                        self.line(f"{t} = {t} if {t}.__class__ is Unknown else not {t}")
+                b = self.const(members)
+                call = f"contains({self.const(_constant_value(right))}, {a})"
+                self.branch(
+                    self.is_(a, "str"), fast, general(f"{t} if {t}.__class__ is Unknown else not {t}")
+                )
                 return t
         b = self.expr(right, scope)
         if op in ("in", "not in") and isinstance(right.ty, SetType):
-            with self.block(f"if {a}.__class__ is str and {b}.__class__ is frozenset"):
-                self.line(f"{t} = {a} {op} {b}")
-            with self.block("else"):
-                self.line(f"{t} = contains({b}, {a})")
-                if op == "not in":
-                    self.line(f"{t} = (not {t}) if {t}.__class__ is bool else {t}")
+            call = f"contains({b}, {a})"
+            cond = _both(self.is_(a, "str"), self.is_(b, "frozenset"))
+            self.branch(cond, fast, general(f"(not {t}) if {t}.__class__ is bool else {t}"))
             return t
         if op in ("==", "!=") and STR in (e.left.ty, right.ty):
-            with self.block(f"if {a}.__class__ is str and {b}.__class__ is str"):
-                self.line(f"{t} = {a} {op} {b}")
-            with self.block("else"):
-                self.line(f"{t} = equal({a}, {b})")
-                if op == "!=":
-                    self.line(f"{t} = {t} if {t}.__class__ is Unknown else not {t}")
+            call = f"equal({a}, {b})"
+            cond = _both(self.is_(a, "str"), self.is_(b, "str"))
+            self.branch(cond, fast, general(f"{t} if {t}.__class__ is Unknown else not {t}"))
             return t
         if op in ("==", "!="):
-            self.line(f"{t} = equal({a}, {b})")
-            if op == "!=":
-                self.line(f"{t} = {t} if {t}.__class__ is Unknown else not {t}")
+            call = f"equal({a}, {b})"
+            general(f"{t} if {t}.__class__ is Unknown else not {t}")()
             return t
         if op in ("in", "not in"):
             # A string in a map's keys or a set is Python's `in` (`contains` special-cases
             # numbers and booleans, and lists hold unknowns: those take the general path).
-            with self.block(
-                f"if {a}.__class__ is str and ({b}.__class__ is dict or {b}.__class__ is frozenset)"
-            ):
-                self.line(f"{t} = {a} {op} {b}")
-            with self.block("else"):
-                self.line(f"{t} = contains({b}, {a})")
-                if op == "not in":
-                    self.line(f"{t} = {t} if {t}.__class__ is Unknown else not {t}")
+            call = f"contains({b}, {a})"
+            container = _any_of(self.is_(b, "dict"), self.is_(b, "frozenset"))
+            cond = _both(self.is_(a, "str"), container)
+            self.branch(cond, fast, general(f"{t} if {t}.__class__ is Unknown else not {t}"))
             return t
         if op not in _ORDER_OPS:
             raise Unsupported(op)
         # Two ints compare as `order` would (bool is not int here: its class is bool).
-        with self.block(f"if {a}.__class__ is int and {b}.__class__ is int"):
-            self.line(f"{t} = {a} {op} {b}")
-        with self.block("else"):
-            self.line(f"{t} = order({self.const(op)}, {a}, {b})")
+        call = f"order({self.const(op)}, {a}, {b})"
+        self.branch(_both(self.is_(a, "int"), self.is_(b, "int")), fast, general(""))
         return t
 
     def _Logical(self, e: ast.Logical, scope: dict[str, _Var]) -> str:
@@ -615,7 +690,10 @@ class _PolicyGen(_ExprGen):
         else:
             if not all(_attribute_ok(name) for name, _ in layout.facts):
                 raise Unsupported("a fact of the row layout is not a plain attribute name")
-            self.line("def _policy(env, roots, findings, head, tail):")
+            # A `group by` policy in rows is run in parts (CompiledPolicy.part_runner): its
+            # groups are the caller's, and only the last call (``final``) decides them.
+            grouped = ", groups, final" if self.group_at is not None else ""
+            self.line(f"def _policy(env, roots, findings, head, tail{grouped}):")
         with self.indented():
             if layout is not None:
                 # The run's values of the row, as locals: a row is then one BUILD_TUPLE.
@@ -632,8 +710,9 @@ class _PolicyGen(_ExprGen):
             for name in cp.free:
                 slot = cp.scope[name]
                 var = scope[name] = _Var(self.temp("g"), slot, free=True)
+                self._fixed.add(var.local)
                 self.line(f"{var.local} = env[{slot}]")
-            if self.group_at is not None:
+            if self.group_at is not None and layout is None:
                 self.line("groups = {}")
             self._prologue = len(self.lines)
             root = _Var(self.temp("v"), cp.root_slot, root=True)
@@ -651,8 +730,11 @@ class _PolicyGen(_ExprGen):
                     else f"resource_id({r})"
                 )
                 self.steps_(1, len(self.steps), _Frame(inner, target, r, []))
-            if self.group_at is not None:
+            if self.group_at is not None and layout is None:
                 self.group_phase(scope)
+            elif self.group_at is not None:
+                with self.block("if final"):
+                    self.group_phase(scope)
         return self.text()
 
     def hoist(self, value: str) -> str:
@@ -660,6 +742,7 @@ class _PolicyGen(_ExprGen):
         local = self._hoisted.get(value)
         if local is None:
             local = self._hoisted[value] = self.temp("h")
+            self._fixed.add(local)
             self.lines.insert(self._prologue, f"    {local} = {value}")
             self._prologue += 1
         return local

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -57,8 +58,9 @@ __all__ = ["CompiledPolicy", "compile_expr", "compile_policy"]
 
 Env = list[Any]
 Fn = Callable[[Env], Any]
-#: A policy generated for rows: ``(env, roots, found, head, tail)`` (see :mod:`regie.dsl.codegen`).
-RowRun = Callable[[Env, Iterable[Any], list[Any], tuple[Any, ...], tuple[Any, ...]], None]
+#: A policy generated for rows: ``(env, roots, found, head, tail)``, and for a `group by`
+#: policy also ``(groups, final)`` (see :mod:`regie.dsl.codegen`).
+RowRun = Callable[..., None]
 
 
 def compile_policy(
@@ -141,6 +143,19 @@ class LazyEvidence(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return repr(self._load())
+
+
+@dataclass(frozen=True, slots=True)
+class PartRun:
+    """A policy run in parts (:meth:`CompiledPolicy.part_runner`): ``part`` for each
+    consecutive part of its roots, then ``finish`` once."""
+
+    part: Callable[[Iterable[Any]], None]
+    finish: Callable[[], None]
+
+
+def _nothing() -> None:
+    pass
 
 
 class CompiledPolicy:
@@ -228,28 +243,40 @@ class CompiledPolicy:
             return self.run(run, roots)
         env = self._env(run)
         found: list[Any] = []
-        self.generated_rows(env, self._roots(env) if roots is None else roots, found, rows.head, rows.tail)
+        roots = self._roots(env) if roots is None else roots
+        if self.group_at is None:
+            self.generated_rows(env, roots, found, rows.head, rows.tail)
+        else:
+            self.generated_rows(env, roots, found, rows.head, rows.tail, {}, True)
         return found
 
-    def part_runner(
-        self, run: RunContext, rows: Rows, found: list[Any]
-    ) -> Callable[[Iterable[Any]], None] | None:
-        """:meth:`run_rows` in parts: a function that runs the policy over some of its roots and
-        appends to ``found``; over consecutive parts of the roots it gives what one run over all
-        of them gives (each root is decided on its own). The engine uses it to run several
-        policies slice by slice of the inventory, while those resources are in the CPU's
-        caches. None when that does not hold (a `group by` needs every root first) or the policy
-        was not generated for ``rows.layout``."""
+    def part_runner(self, run: RunContext, rows: Rows, found: list[Any]) -> PartRun | None:
+        """:meth:`run_rows` in parts: ``part(roots)`` over consecutive parts of the roots, then
+        ``finish()``, append to ``found`` what one run over all of them gives (each root is
+        decided on its own; a `group by` policy gathers its groups part by part and decides
+        them in ``finish``). The engine uses it to run several policies slice by slice of the
+        inventory, while those resources are in the CPU's caches. None when the policy was not
+        generated for ``rows.layout``."""
         fn = self.generated_rows
-        if fn is None or rows.layout != self.layout or self.group_at is not None:
+        if fn is None or rows.layout != self.layout:
             return None
         env = self._env(run)
         head, tail = rows.head, rows.tail
+        if self.group_at is None:
 
-        def part(roots: Iterable[Any]) -> None:
-            fn(env, roots, found, head, tail)
+            def part(roots: Iterable[Any]) -> None:
+                fn(env, roots, found, head, tail)
 
-        return part
+            return PartRun(part, _nothing)
+        groups: dict[Any, tuple[Any, list[Any]]] = {}
+
+        def gather(roots: Iterable[Any]) -> None:
+            fn(env, roots, found, head, tail, groups, False)
+
+        def finish() -> None:
+            fn(env, (), found, head, tail, groups, True)
+
+        return PartRun(gather, finish)
 
     def _env(self, run: RunContext) -> Env:
         env: Env = [None] * self.size

@@ -283,9 +283,9 @@ def _evaluate(
         try:
             if slicing and roots is not None and _in_inventory_order(roots, inventory.resources):
                 found: list[Any] = []
-                part = lp.compiled.part_runner(run, rows, found)
-                if part is not None:
-                    sliced.append(_Sliced(len(results), part, roots))
+                parts = lp.compiled.part_runner(run, rows, found)
+                if parts is not None:
+                    sliced.append(_Sliced(len(results), parts.part, parts.finish, roots))
                     results.append((lp, found))
                     continue
             results.append((lp, lp.compiled.run_rows(run, rows, roots)))
@@ -324,10 +324,12 @@ _SEQ = attrgetter("seq")
 
 @dataclass(slots=True)
 class _Sliced:
-    """A policy that runs in parts: where its result goes, its part runner, its roots."""
+    """A policy that runs in parts: where its result goes, its part runner and what ends it,
+    its roots."""
 
     at: int
     part: Callable[[Iterable[Any]], None]
+    finish: Callable[[], None]
     roots: Sequence[Resource]
 
 
@@ -364,6 +366,11 @@ def _run_in_slices(policies: list[_Sliced], size: int) -> list[tuple[int, Except
                 continue
             after.append((p, end))
         live = after
+    for p, _ in live:
+        try:
+            p.finish()  # a `group by` policy decides its groups now
+        except Exception as err:
+            failed.append((p.at, err))
     return failed
 
 

@@ -232,7 +232,7 @@ def test_policies_run_slice_by_slice_give_what_one_run_gives(monkeypatch: pytest
 
 
 def test_a_policy_failing_in_a_slice_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from regie.dsl.compile import CompiledPolicy
+    from regie.dsl.compile import CompiledPolicy, PartRun
     from regie.engine import evaluate as engine
 
     ps = policy_set(SLICED)
@@ -242,21 +242,54 @@ def test_a_policy_failing_in_a_slice_fails_alone(monkeypatch: pytest.MonkeyPatch
     real = CompiledPolicy.part_runner
 
     def failing_on_the_second_slice(self: CompiledPolicy, *args: object) -> object:
-        part = real(self, *args)  # type: ignore[arg-type]
-        if part is None or self.checked.id != "t.all":
-            return part
+        parts = real(self, *args)  # type: ignore[arg-type]
+        if parts is None or self.checked.id != "t.all":
+            return parts
         calls = []
 
         def flaky(roots: object) -> None:
             calls.append(roots)
             if len(calls) == 2:
                 raise RuntimeError("boom")
-            part(roots)  # type: ignore[arg-type]
+            parts.part(roots)  # type: ignore[arg-type]
 
-        return flaky
+        return PartRun(flaky, parts.finish)
 
     monkeypatch.setattr(CompiledPolicy, "part_runner", failing_on_the_second_slice)
     result = run(ps, records)
     assert [(e.policy, e.message) for e in result.errors] == [("t.all", "RuntimeError: boom")]
     assert result.violations == [v for v in whole.violations if v.policy != "t.all"]
     assert result.policies == whole.policies == 4
+
+
+def test_a_group_policy_failing_as_it_decides_its_groups_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regie.dsl.compile import CompiledPolicy, PartRun
+    from regie.engine import evaluate as engine
+
+    ps = policy_set(SLICED)
+    records = [{"id": f"r{i}", "type": "bucket", "provider": "us"} for i in range(10)]
+    whole = run(ps, records)
+    monkeypatch.setattr(engine, "SLICE", 3)
+    real = CompiledPolicy.part_runner
+    gathered: list[object] = []
+
+    def failing_at_the_end(self: CompiledPolicy, *args: object) -> object:
+        parts = real(self, *args)  # type: ignore[arg-type]
+        if parts is None or self.checked.id != "t.group":
+            return parts
+
+        def gather(roots: object) -> None:
+            gathered.append(roots)
+            parts.part(roots)  # type: ignore[arg-type]
+
+        def finish() -> None:
+            raise RuntimeError("no groups today")
+
+        return PartRun(gather, finish)
+
+    monkeypatch.setattr(CompiledPolicy, "part_runner", failing_at_the_end)
+    result = run(ps, records)
+    assert len(gathered) == 4  # the group policy went through the slices with the others
+    assert [(e.policy, e.message) for e in result.errors] == [("t.group", "RuntimeError: no groups today")]
+    assert result.violations == [v for v in whole.violations if v.policy != "t.group"]
+    assert any(v.policy == "t.group" for v in whole.violations)
