@@ -25,6 +25,7 @@ __all__ = [
     "Puller",
     "is_secret_key",
     "ownership_from_labels",
+    "redact_in_python",
     "redact_secret_names",
 ]
 
@@ -124,9 +125,21 @@ def redact_secret_names(value: Any) -> Any:
 
     >>> redact_secret_names({"name": "db", "settings": [{"admin_password": "hunter2"}]})
     {'name': 'db', 'settings': [{'admin_password': '(sensitive)'}]}
+
+    This walks every attribute of every resource a connector reads: the compiled walk of
+    ``connectors/_redact.c`` does it where it was built (a C compiler at install time), and
+    :func:`redact_in_python`, its reference, everywhere else.
     """
-    # This walks every attribute of every resource of a state: it is written for speed
-    # (a plain dict as the name cache, strings first, copies only along changed paths).
+    if _native is None:
+        return redact_in_python(value)
+    return _native(value, _SECRET_NAMES, _is_secret_name, REDACTED)
+
+
+def redact_in_python(value: Any) -> Any:
+    """:func:`redact_secret_names` in Python: the reference for the compiled walk, and the
+    walk itself where that was not built."""
+    # Written for speed (a plain dict as the name cache, strings first, copies only along
+    # changed paths).
     cls = value.__class__
     if cls is dict:
         out: dict[str, Any] | None = None
@@ -141,7 +154,7 @@ def redact_secret_names(value: Any) -> Any:
                     continue
                 new: Any = REDACTED
             elif icls is dict or icls is list:
-                new = redact_secret_names(item)
+                new = redact_in_python(item)
                 if new is item:
                     continue
             else:
@@ -155,7 +168,7 @@ def redact_secret_names(value: Any) -> Any:
         for i, item in enumerate(value):
             icls = item.__class__
             if icls is dict or icls is list:
-                new = redact_secret_names(item)
+                new = redact_in_python(item)
                 if new is not item:
                     if changed is None:
                         changed = list(value)
@@ -165,3 +178,14 @@ def redact_secret_names(value: Any) -> Any:
 
 
 _SECRET_NAMES: dict[Any, bool] = {}
+
+
+def _is_secret_name(key: Any) -> bool:
+    return key.__class__ is str and is_secret_key(key)
+
+
+_native: Callable[[Any, dict[Any, bool], Callable[[Any], bool], str], Any] | None
+try:
+    from regie.connectors._redact import redact as _native
+except ImportError:  # not built where Regie was installed: the Python walk does the same
+    _native = None
