@@ -27,6 +27,7 @@ __all__ = [
     "ownership_from_labels",
     "redact_in_python",
     "redact_secret_names",
+    "redaction_args",
 ]
 
 #: What a secret is replaced by, everywhere: attributes, evidence, messages, logs, the store.
@@ -127,7 +128,7 @@ def redact_secret_names(value: Any) -> Any:
     {'name': 'db', 'settings': [{'admin_password': '(sensitive)'}]}
 
     This walks every attribute of every resource a connector reads: the compiled walk of
-    ``connectors/_redact.c`` does it where it was built (a C compiler at install time), and
+    ``connectors/_speedups.c`` does it where it was built (a C compiler at install time), and
     :func:`redact_in_python`, its reference, everywhere else.
     """
     if _native is None:
@@ -184,8 +185,14 @@ def _is_secret_name(key: Any) -> bool:
     return key.__class__ is str and is_secret_key(key)
 
 
+def redaction_args() -> tuple[dict[Any, bool], Callable[[Any], bool], str]:
+    """What the compiled walk takes besides the value: the name cache, the classifier and
+    :data:`REDACTED` (the compiled state reader redacts with them)."""
+    return _SECRET_NAMES, _is_secret_name, REDACTED
+
+
 _native: Callable[[Any, dict[Any, bool], Callable[[Any], bool], str], Any] | None
 try:
-    from regie.connectors._redact import redact as _native
+    from regie.connectors._speedups import redact as _native
 except ImportError:  # not built where Regie was installed: the Python walk does the same
     _native = None

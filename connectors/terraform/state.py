@@ -63,7 +63,7 @@ from typing import Any, Final
 
 import orjson
 
-from regie.connectors.base import REDACTED, ConnectorError, Ownership, redact_secret_names
+from regie.connectors.base import REDACTED, ConnectorError, Ownership, redact_secret_names, redaction_args
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.facts import Resource, truthy_label
@@ -525,6 +525,12 @@ def load_state(
 
 _MISSING: Final[Any] = object()
 
+_native_instances: Any
+try:
+    from regie.connectors._speedups import read_instances as _native_instances
+except ImportError:  # not built where Regie was installed: `one` reads every instance
+    _native_instances = None
+
 # The common spellings of a ``vital`` tag, read without a call; others go to truthy_label.
 _truth: Final[dict[str, bool]] = {"true": True, "false": False}
 
@@ -583,6 +589,121 @@ def _read(
     out: list[Resource] = []
     append = out.append
     new = Resource.__new__
+
+    def one(
+        inst: Any,
+        i: int,
+        base: str,
+        kind: str,
+        rtype: str,
+        name: str,
+        provider: str | None,
+        cmap: dict[str, Any],
+    ) -> None:
+        """One instance of a block: its resource appended to ``out`` (none for a deposed one)."""
+        if inst.__class__ is not dict:
+            raise StateError(f"{source}: resources[{i}] ({base})", "an instance must be an object")
+        if "deposed" in inst:
+            return  # a deposed object is on its way out; the current one stands for the address
+        attrs = inst.get("attributes")
+        if attrs is None:
+            flat = inst.get("attributes_flat")
+            attrs = _unflatten(flat) if flat else {}
+        elif attrs.__class__ is not dict:
+            raise StateError(f"{source}: resources[{i}] ({base})", "`attributes` must be an object")
+        sensitive = inst.get("sensitive_attributes")
+        if sensitive:
+            attrs = _redact(attrs, sensitive)
+        attrs = redact_secret_names(attrs)  # names such as `password`, even when not marked
+        if kind == "ai.model":
+            attrs = with_model_key(rtype, attrs, catalogs)
+        key = inst.get("index_key")
+        if key is None:
+            address = base
+        elif key.__class__ is int:
+            address = f"{base}[{key}]"
+        else:
+            address = base + _quote(key)
+
+        region = attrs.get("region")
+        if region is None:
+            region = attrs.get("location")
+            if region is None:
+                region = attrs.get("zone")
+                if region is None:
+                    region = arn_region(attrs.get("arn"))
+        if region is None:
+            country = None
+        elif region.__class__ is str:
+            country = cmap.get(region, _MISSING)
+            if country is _MISSING:
+                country = cmap[region] = _country(regions, provider, region, zone_fallback)
+        else:
+            region = country = None
+
+        labels = attrs.get("tags")
+        if labels is None:
+            labels = attrs.get("labels")
+        r = new(Resource)
+        if labels:
+            if labels.__class__ is dict:
+                for value in labels.values():
+                    if value.__class__ is not str:
+                        labels = _labels(labels)
+                        break
+            else:
+                labels = _labels(labels)
+            if pairs:
+                get = labels.get
+                vital = get(v1) or get(v2) or None
+                r.service = get(s1) or get(s2) or None
+                r.classification = get(c1) or get(c2) or None
+                r.exit_plan = get(e1) or get(e2) or None
+                r.owner = get(w1) or get(w2) or None
+            else:
+                vital = _first(labels, o_vital)
+                r.service = _first(labels, o_service)
+                r.classification = _first(labels, o_class)
+                r.exit_plan = _first(labels, o_exit)
+                r.owner = _first(labels, o_owner)
+            if vital is not None:
+                flag = _truth.get(vital)
+                vital = truthy_label(vital) if flag is None else flag
+            r.vital = vital
+        else:
+            labels = {}
+            r.service = r.classification = r.vital = r.exit_plan = r.owner = None
+        r.id = id_prefix + address
+        r.source = origin
+        r.kind = kind
+        r.type = rtype
+        r.address = address
+        r.name = name
+        r.provider = provider
+        r.region = region
+        r.country = country
+        r.action = None
+        r.labels = labels
+        r.attributes = attrs
+        r.seq = 0
+        append(r)
+
+    # The compiled reader (connectors/_speedups.c) reads the common instance itself and hands
+    # every other one (flatmaps, sensitive paths, odd index keys or labels) to `one`.
+    fast = _native_instances if pairs else None
+    if fast is not None:
+        reader = (
+            Resource,
+            id_prefix,
+            origin,
+            (v1, v2, s1, s2, c1, c2, e1, e2, w1, w2),
+            _truth,
+            truthy_label,
+            arn_region,
+            lambda provider, region: _country(regions, provider, region, zone_fallback),
+            one,
+            *redaction_args(),
+        )
     for i in range(len(blocks)):
         block = blocks[i]
         if consume:
@@ -610,91 +731,9 @@ def _read(
         if module:
             base = f"{module}.{base}"
         instances = block.get("instances") or ()
+        if fast is not None and instances.__class__ is list and kind != "ai.model":
+            fast(reader, instances, i, base, kind, rtype, name, provider, cmap, out)
+            continue
         for inst in instances:
-            if inst.__class__ is not dict:
-                raise StateError(f"{source}: resources[{i}] ({base})", "an instance must be an object")
-            if "deposed" in inst:
-                continue  # a deposed object is on its way out; the current one stands for the address
-            attrs = inst.get("attributes")
-            if attrs is None:
-                flat = inst.get("attributes_flat")
-                attrs = _unflatten(flat) if flat else {}
-            elif attrs.__class__ is not dict:
-                raise StateError(f"{source}: resources[{i}] ({base})", "`attributes` must be an object")
-            sensitive = inst.get("sensitive_attributes")
-            if sensitive:
-                attrs = _redact(attrs, sensitive)
-            attrs = redact_secret_names(attrs)  # names such as `password`, even when not marked
-            if kind == "ai.model":
-                attrs = with_model_key(rtype, attrs, catalogs)
-            key = inst.get("index_key")
-            if key is None:
-                address = base
-            elif key.__class__ is int:
-                address = f"{base}[{key}]"
-            else:
-                address = base + _quote(key)
-
-            region = attrs.get("region")
-            if region is None:
-                region = attrs.get("location")
-                if region is None:
-                    region = attrs.get("zone")
-                    if region is None:
-                        region = arn_region(attrs.get("arn"))
-            if region is None:
-                country = None
-            elif region.__class__ is str:
-                country = cmap.get(region, _MISSING)
-                if country is _MISSING:
-                    country = cmap[region] = _country(regions, provider, region, zone_fallback)
-            else:
-                region = country = None
-
-            labels = attrs.get("tags")
-            if labels is None:
-                labels = attrs.get("labels")
-            r = new(Resource)
-            if labels:
-                if labels.__class__ is dict:
-                    for value in labels.values():
-                        if value.__class__ is not str:
-                            labels = _labels(labels)
-                            break
-                else:
-                    labels = _labels(labels)
-                if pairs:
-                    get = labels.get
-                    vital = get(v1) or get(v2) or None
-                    r.service = get(s1) or get(s2) or None
-                    r.classification = get(c1) or get(c2) or None
-                    r.exit_plan = get(e1) or get(e2) or None
-                    r.owner = get(w1) or get(w2) or None
-                else:
-                    vital = _first(labels, o_vital)
-                    r.service = _first(labels, o_service)
-                    r.classification = _first(labels, o_class)
-                    r.exit_plan = _first(labels, o_exit)
-                    r.owner = _first(labels, o_owner)
-                if vital is not None:
-                    flag = _truth.get(vital)
-                    vital = truthy_label(vital) if flag is None else flag
-                r.vital = vital
-            else:
-                labels = {}
-                r.service = r.classification = r.vital = r.exit_plan = r.owner = None
-            r.id = id_prefix + address
-            r.source = origin
-            r.kind = kind
-            r.type = rtype
-            r.address = address
-            r.name = name
-            r.provider = provider
-            r.region = region
-            r.country = country
-            r.action = None
-            r.labels = labels
-            r.attributes = attrs
-            r.seq = 0
-            append(r)
+            one(inst, i, base, kind, rtype, name, provider, cmap)
     return out
