@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from regie.dsl.build import parse_module
 from regie.dsl.diagnostics import render_all
 from regie.dsl.source import Source
-from regie.engine.evaluate import PolicySet, evaluate
+from regie.engine.evaluate import Evaluation, PolicySet, evaluate
 from regie.engine.facts import Inventory, resources_from_records
 from regie.loading import InputError, load_catalogs, load_config
 
@@ -231,8 +233,12 @@ def test_policies_run_slice_by_slice_give_what_one_run_gives(monkeypatch: pytest
     assert len(whole.violations) > 10 and not whole.errors
 
 
-def test_a_policy_failing_in_a_slice_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from regie.dsl.compile import CompiledPolicy, PartRun
+def sliced_with(
+    monkeypatch: pytest.MonkeyPatch, policy_id: str, wrap: Callable[[Any], Any]
+) -> tuple[Evaluation, Evaluation]:
+    """SLICED over ten buckets in one run and in slices of 3, with the parts of ``policy_id``
+    replaced by what ``wrap`` makes of them (a ``PartRun``)."""
+    from regie.dsl.compile import CompiledPolicy
     from regie.engine import evaluate as engine
 
     ps = policy_set(SLICED)
@@ -241,54 +247,50 @@ def test_a_policy_failing_in_a_slice_fails_alone(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(engine, "SLICE", 3)
     real = CompiledPolicy.part_runner
 
-    def failing_on_the_second_slice(self: CompiledPolicy, *args: object) -> object:
-        parts = real(self, *args)  # type: ignore[arg-type]
-        if parts is None or self.checked.id != "t.all":
-            return parts
-        calls = []
+    def wrapped(self: CompiledPolicy, *args: Any) -> Any:
+        parts = real(self, *args)
+        return wrap(parts) if parts is not None and self.checked.id == policy_id else parts
 
-        def flaky(roots: object) -> None:
+    monkeypatch.setattr(CompiledPolicy, "part_runner", wrapped)
+    return whole, run(ps, records)
+
+
+def test_a_policy_failing_in_a_slice_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regie.dsl.compile import PartRun
+
+    calls: list[object] = []
+
+    def failing_on_the_second_slice(parts: PartRun) -> PartRun:
+        def flaky(roots: Any) -> None:
             calls.append(roots)
             if len(calls) == 2:
                 raise RuntimeError("boom")
-            parts.part(roots)  # type: ignore[arg-type]
+            parts.part(roots)
 
         return PartRun(flaky, parts.finish)
 
-    monkeypatch.setattr(CompiledPolicy, "part_runner", failing_on_the_second_slice)
-    result = run(ps, records)
+    whole, result = sliced_with(monkeypatch, "t.all", failing_on_the_second_slice)
     assert [(e.policy, e.message) for e in result.errors] == [("t.all", "RuntimeError: boom")]
     assert result.violations == [v for v in whole.violations if v.policy != "t.all"]
     assert result.policies == whole.policies == 4
 
 
 def test_a_group_policy_failing_as_it_decides_its_groups_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    from regie.dsl.compile import CompiledPolicy, PartRun
-    from regie.engine import evaluate as engine
+    from regie.dsl.compile import PartRun
 
-    ps = policy_set(SLICED)
-    records = [{"id": f"r{i}", "type": "bucket", "provider": "us"} for i in range(10)]
-    whole = run(ps, records)
-    monkeypatch.setattr(engine, "SLICE", 3)
-    real = CompiledPolicy.part_runner
     gathered: list[object] = []
 
-    def failing_at_the_end(self: CompiledPolicy, *args: object) -> object:
-        parts = real(self, *args)  # type: ignore[arg-type]
-        if parts is None or self.checked.id != "t.group":
-            return parts
-
-        def gather(roots: object) -> None:
+    def failing_at_the_end(parts: PartRun) -> PartRun:
+        def gather(roots: Any) -> None:
             gathered.append(roots)
-            parts.part(roots)  # type: ignore[arg-type]
+            parts.part(roots)
 
         def finish() -> None:
             raise RuntimeError("no groups today")
 
         return PartRun(gather, finish)
 
-    monkeypatch.setattr(CompiledPolicy, "part_runner", failing_at_the_end)
-    result = run(ps, records)
+    whole, result = sliced_with(monkeypatch, "t.group", failing_at_the_end)
     assert len(gathered) == 4  # the group policy went through the slices with the others
     assert [(e.policy, e.message) for e in result.errors] == [("t.group", "RuntimeError: no groups today")]
     assert result.violations == [v for v in whole.violations if v.policy != "t.group"]
