@@ -326,12 +326,12 @@ read_common(PyObject *const *reader, PyObject *inst, PyObject *base, PyObject *k
     if (raw_attrs == NULL || !PyDict_CheckExact(raw_attrs)) {
         return 0;
     }
+    /* Only builtin values are looked at here (no truth test that could run Python code
+     * while the borrowed references above are in use): anything else goes to `one`. */
     PyObject *sensitive = item(inst, K_SENSITIVE);
-    if (sensitive != NULL) {
-        int marked = PyObject_IsTrue(sensitive);
-        if (marked != 0) {
-            return marked < 0 ? -1 : 0;
-        }
+    if (sensitive != NULL && sensitive != Py_None &&
+        !(PyList_CheckExact(sensitive) && PyList_GET_SIZE(sensitive) == 0)) {
+        return 0;
     }
     PyObject *key = item(inst, K_INDEX_KEY);
     if (key != NULL && key != Py_None && !PyLong_CheckExact(key)) {
@@ -351,13 +351,13 @@ read_common(PyObject *const *reader, PyObject *inst, PyObject *base, PyObject *k
     if (tags == NULL || tags == Py_None) {
         tags = item(attrs, K_LABELS);
     }
-    int has_labels = tags == NULL ? 0 : PyObject_IsTrue(tags);
-    if (has_labels < 0) {
-        goto done;
-    }
-    if (has_labels && !(PyDict_CheckExact(tags) && strings_only(tags))) {
-        result = 0; /* labels to convert: `one` does it */
-        goto done;
+    int has_labels = 0;
+    if (tags != NULL && tags != Py_None) {
+        if (!PyDict_CheckExact(tags) || !strings_only(tags)) {
+            result = 0; /* labels to convert, or an odd value: `one` does it */
+            goto done;
+        }
+        has_labels = PyDict_GET_SIZE(tags) > 0;
     }
 
     if (key == NULL || key == Py_None) {
