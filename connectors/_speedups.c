@@ -202,8 +202,9 @@ enum {
     R_RESOURCE, R_ID_PREFIX, R_ORIGIN, R_NAMES, R_TRUTH, R_TRUTHY, R_ARN_REGION, R_COUNTRY, R_ONE,
     R_CACHE, R_CLASSIFY, R_REDACTED, R_SIZE
 };
-/* The ownership names of `reader[R_NAMES]`: two per fact. */
-enum { N_VITAL, N_SERVICE = 2, N_CLASSIFICATION = 4, N_EXIT_PLAN = 6, N_OWNER = 8, N_SIZE = 10 };
+/* The ownership names of `reader[R_NAMES]`: two per fact, in the order vital, service,
+ * classification, exit_plan, owner (read_common's `facts`). */
+enum { N_SIZE = 10 };
 
 static const char *const SLOT_NAMES[] = {
     "id", "source", "kind", "type", "address", "name", "provider", "region", "country", "action",

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from regie.dsl import ast
 from regie.dsl.builtins import BUILTINS, compile_regex, glob_to_regex
+from regie.dsl.compile import _constant_str_set, _constant_value  # the closure compiler's folding
 from regie.dsl.interp import default_message
 from regie.dsl.runtime import Finding, RowLayout, item_label
 from regie.dsl.types import STR, ListType, RecordType, SetType
@@ -926,22 +927,3 @@ class _PolicyGen(_ExprGen):
         with self.block("else"):
             self.line(" = ".join(names) + " = None")
         return names
-
-
-# --- constant folding (the closure compiler's rules) -------------------------------------
-
-
-def _constant_value(e: ast.Expr | None) -> Any:
-    if isinstance(e, ast.Literal):
-        return e.value
-    if isinstance(e, ast.ListLit | ast.SetLit) and all(isinstance(i, ast.Literal) for i in e.items):
-        values = [i.value for i in e.items]  # type: ignore[union-attr]
-        return values if isinstance(e, ast.ListLit) else frozenset(values)
-    return None
-
-
-def _constant_str_set(e: ast.Expr) -> frozenset[str] | None:
-    value = _constant_value(e)
-    if isinstance(value, list | frozenset) and value and all(isinstance(v, str) for v in value):
-        return frozenset(value)
-    return None

@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -86,6 +87,48 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
     )
 
 
+NOT_FOUND = b'{"kind":"Status","message":"the server could not find the requested resource"}'
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A recorded API server's handler: JSON replies, no request log."""
+
+    def reply(self, status: int, body: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            pass  # the client gave up (a timeout test): nothing to answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serve_tls(
+    handler: type[BaseHTTPRequestHandler], certs: Certs, *, client_certs: bool = False
+) -> Iterator[str]:
+    """``handler`` over HTTPS on a free loopback port with the test server certificate (asking
+    for, not requiring, a client certificate with ``client_certs``); yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(certs.server_cert, certs.server_key)
+    if client_certs:
+        tls.load_verify_locations(cadata=certs.ca)
+        tls.verify_mode = ssl.CERT_OPTIONAL
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @dataclass
 class ApiServer:
     """Replays fixtures by path; `overrides` maps a path (and continue token) to (status, file or body, delay)."""
@@ -106,7 +149,7 @@ def _route(path: str, token: str | None) -> str:
 def api(certs: Certs) -> Iterator[ApiServer]:
     state = ApiServer()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             query = parse_qs(url.query)
@@ -129,37 +172,12 @@ def api(certs: Certs) -> Iterator[ApiServer]:
             path = FIXTURES / name
             body = path.read_bytes() if path.exists() else name.encode()
             if not path.exists() and status == 200 and not name.startswith("{"):
-                status, body = (
-                    404,
-                    b'{"kind":"Status","message":"the server could not find the requested resource"}',
-                )
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-                pass
+                status, body = 404, NOT_FOUND
+            self.reply(status, body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(certs.server_cert, certs.server_key)
-    tls.load_verify_locations(cadata=certs.ca)
-    tls.verify_mode = ssl.CERT_OPTIONAL
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"https://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_tls(Handler, certs, client_certs=True) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -11,18 +11,23 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import ssl
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from test_kubernetes_client import FIXTURES, TOKEN, Certs, certs  # noqa: F401 (certs: a fixture)
+from test_kubernetes_client import (  # noqa: F401 (certs: a fixture)
+    FIXTURES,
+    NOT_FOUND,
+    TOKEN,
+    Certs,
+    JsonHandler,
+    certs,
+    serve_tls,
+)
 from test_service import READER, auth, tokens_file
 from test_service_server import Running, deployment, review, running, wait_for
 
@@ -88,7 +93,7 @@ class NamespaceApi:
 def api(certs: Certs) -> Iterator[NamespaceApi]:  # noqa: F811
     state = NamespaceApi()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
             state.requests.append((path, self.headers.get("Accept"), self.headers.get("Authorization")))
@@ -99,35 +104,12 @@ def api(certs: Certs) -> Iterator[NamespaceApi]:  # noqa: F811
             elif path == "/api/v1/namespaces":
                 status, body = 200, state.body()
             else:
-                status, body = (
-                    404,
-                    b'{"kind":"Status","message":"the server could not find the requested resource"}',
-                )
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
-                pass
+                status, body = 404, NOT_FOUND
+            self.reply(status, body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(certs.server_cert, certs.server_key)
-    server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"https://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve_tls(Handler, certs) as url:
+        state.url = url
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def kubeconfig(folder: Path, api: NamespaceApi, certs: Certs) -> Path:  # noqa: F811
