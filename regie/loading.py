@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
+from regie.connectors import json_doc
 from regie.dsl import ast
 from regie.dsl.build import parse_expr, parse_module
 from regie.dsl.builtins import EvalContext
@@ -141,8 +141,8 @@ def parse_data(raw: bytes, name: str) -> Any:
     if name.endswith(".json") or stripped[:1] in (b"{", b"["):
         try:
             with _gc_paused():
-                return orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
+                return json_doc.loads(raw)
+        except json_doc.JSONDecodeError as err:
             if name.endswith(".json"):
                 line, col = err.lineno, err.colno
                 raise InputError(f"{name}:{line}:{col}", f"invalid JSON: {err.msg}") from None

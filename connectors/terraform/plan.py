@@ -54,8 +54,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-
+from regie.connectors import json_doc
 from regie.connectors.base import (
     REDACTED,
     ConnectorError,
@@ -114,8 +113,8 @@ def load_plan(
 ) -> list[Resource]:
     """Parse a plan's JSON bytes and read its resources."""
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as err:
+        data = json_doc.loads(raw)
+    except json_doc.JSONDecodeError as err:
         raise PlanError(f"{source}:{err.lineno}:{err.colno}", f"not valid JSON: {err.msg}") from None
     return resources_from_plan(data, source, catalogs, ownership=ownership)
 

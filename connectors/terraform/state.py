@@ -63,6 +63,7 @@ from typing import Any, Final
 
 import orjson
 
+from regie.connectors import json_doc
 from regie.connectors.base import REDACTED, ConnectorError, Ownership, redact_secret_names, redaction_args
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
@@ -510,8 +511,8 @@ def load_state(
     gc.disable()
     try:
         try:
-            data = orjson.loads(raw)
-        except orjson.JSONDecodeError as err:
+            data = json_doc.loads(raw)
+        except json_doc.JSONDecodeError as err:
             raise StateError(f"{source}:{err.lineno}:{err.colno}", f"not valid JSON: {err.msg}") from None
         out = _read(data, source, catalogs, "managed", ownership, zone_fallback, consume=True)
         del data
