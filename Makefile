@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck policy-tests unit-tests clean
 
-$(STAMP): pyproject.toml connectors/_speedups.c connectors/_json.c
+$(STAMP): pyproject.toml setup.py connectors/_speedups.c connectors/_json.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
