@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NoReturn, TypeVar
 
 import orjson
 import typer
@@ -433,7 +433,9 @@ def scan(
     started = time.perf_counter()
     cfg = load_config(config)
     run = _Run(cfg, policies, catalog, param, waivers, only)
-    resources, failures = _pull_all(_sources(source, cfg), run.catalogs, inventory or cfg.inventory, timeout)
+    resources, failures = _pull_all(
+        _sources(source, cfg), run.catalogs, inventory or cfg.inventory, timeout, cfg
+    )
     _evaluate_and_report(
         run, resources, started, fmt_, context, today, failures, allow_partial=allow_partial, store=store,
         sources=_sources(source, cfg),
@@ -538,7 +540,7 @@ def facts(
     cfg = load_config(config)
     catalogs = load_catalogs([*cfg.catalogs, *(catalog or [])])
     sources = _sources(source, cfg)
-    resources, failures = _pull_all(sources, catalogs, inventory or cfg.inventory, timeout)
+    resources, failures = _pull_all(sources, catalogs, inventory or cfg.inventory, timeout, cfg)
     payload = {
         "version": JSON_VERSION,
         "sources": sources,
@@ -564,16 +566,17 @@ def _sources(given: list[str] | None, cfg: Config) -> list[str]:
 
 
 def _pull_all(
-    sources: Sequence[str], catalogs: Catalogs, inventory: str | None, timeout: float = 30.0
+    sources: Sequence[str], catalogs: Catalogs, inventory: str | None, timeout: float, cfg: Config
 ) -> tuple[list[Resource], list[tuple[str, str]]]:
-    """Every source pulled concurrently; a failing one is reported, the others still count."""
+    """Every source pulled concurrently; a failing one is reported, the others still count.
+    Ownership facts are read by the configuration's label names (``[ownership]``)."""
     try:
         parsed = [parse_source(text) for text in sources]
     except ConnectorError as e:
         fail(f"{e.where}: {e.message}")
     if timeout <= 0:
         fail(f"--timeout: expected a positive number of seconds, got {timeout}")
-    ctx = PullContext(catalogs=catalogs, timeout=timeout)
+    ctx = PullContext(catalogs=catalogs, timeout=timeout, ownership=cfg.ownership)
     failures: list[tuple[str, str]] = []
     results: dict[int, list[Resource]] = {}
     with (
@@ -609,7 +612,7 @@ def _pull_all(
             seen[r.id] = str(parsed[i])
             resources.append(r)
     if inventory is not None:
-        resources = _join_inventory(resources, inventory, catalogs)
+        resources = _join_inventory(resources, inventory, catalogs, cfg.prefer)
     return resources, failures
 
 
@@ -625,14 +628,16 @@ def _traced_pull(source: Any, ctx: PullContext) -> list[Resource]:
         return resources
 
 
-def _join_inventory(resources: list[Resource], path: str, catalogs: Catalogs) -> list[Resource]:
+def _join_inventory(
+    resources: list[Resource], path: str, catalogs: Catalogs, prefer: Literal["tags", "inventory"]
+) -> list[Resource]:
     from regie.connectors.inventory import inventory_resources, join, load_inventory
 
     try:
         inv = load_inventory(path)
     except ConnectorError as e:
         raise InputError(e.where, e.message) from None
-    joined, conflicts = join(resources, inv, same_level=catalogs.classification_labels())
+    joined, conflicts = join(resources, inv, prefer=prefer, same_level=catalogs.classification_labels())
     for conflict in conflicts:
         err.print(f"[yellow]regie: warning:[/] {escape(str(conflict))}", soft_wrap=True)
     return [*joined, *inventory_resources(inv, path)]
@@ -849,9 +854,10 @@ def replay(
     """
     from regie.replay import render_replay, replay_record
 
-    run = _Run(load_config(config), policies, catalog, param, None, None)
+    cfg = load_config(config)
+    run = _Run(cfg, policies, catalog, param, None, None)
     with _open_store(store) as db:
-        result = replay_record(db, record, run.policy_set, run.catalogs)
+        result = replay_record(db, record, run.policy_set, run.catalogs, cfg.ownership)
     for line in render_replay(result):
         out.print(line, markup=False, highlight=False)
     raise typer.Exit(0 if result.same else 1)

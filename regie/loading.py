@@ -16,11 +16,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import yaml
 
 from regie.connectors import json_doc
+from regie.connectors.base import Ownership
 from regie.dsl import ast
 from regie.dsl.build import parse_expr, parse_module
 from regie.dsl.builtins import EvalContext
@@ -239,6 +240,10 @@ class Config:
     inventory: str | None = None
     #: ``[enforce]``: the organisation's enforcement levels, ``policy.id[.context]`` → level.
     enforce: dict[str, str] = field(default_factory=dict)
+    #: ``[ownership]``: which labels and tags carry the ownership facts.
+    ownership: Ownership = field(default_factory=Ownership)
+    #: ``[ownership] prefer``: which side wins when tags and the service inventory disagree.
+    prefer: Literal["tags", "inventory"] = "tags"
 
     def params(self, policy_ids: Iterable[str]) -> dict[str, tuple[Any, str]]:
         """Parameter values by ``policy.id.name``.
@@ -277,11 +282,11 @@ def load_config(path: str | None) -> Config:
     except tomllib.TOMLDecodeError as err:
         raise InputError(path, f"invalid TOML: {err}") from None
     config = Config(path=path)
-    unknown = set(data) - {"params", "catalogs", "waivers", "scan", "enforce"}
+    unknown = set(data) - {"params", "catalogs", "waivers", "scan", "enforce", "ownership"}
     if unknown:
         raise InputError(
             f"{path}: {sorted(unknown)[0]}",
-            "unknown section; expected params, catalogs, waivers, scan, enforce",
+            "unknown section; expected params, catalogs, waivers, scan, enforce, ownership",
         )
     enforce = data.get("enforce", {})
     if not isinstance(enforce, dict) or not all(isinstance(v, str) for v in enforce.values()):
@@ -303,7 +308,43 @@ def load_config(path: str | None) -> Config:
         raise InputError(f"{path}: waivers", "expected a path")
     config.waivers = str(base / waivers) if waivers else None
     _scan_section(config, data.get("scan", {}), path, base)
+    _ownership_section(config, data.get("ownership", {}), path)
     return config
+
+
+#: The ownership facts whose label names ``[ownership]`` sets (the fields of Ownership).
+OWNERSHIP_FACTS: Final = ("service", "classification", "vital", "exit_plan", "owner")
+
+
+def _ownership_section(config: Config, table: Any, path: str) -> None:
+    """``[ownership]``: per fact, the label and tag names to read, in order (the first
+    non-empty one wins; a list given replaces the default names); ``prefer``: ``tags`` or
+    ``inventory``."""
+    import dataclasses
+    import difflib
+
+    where = f"{path}: ownership"
+    if not isinstance(table, dict):
+        raise InputError(where, "expected a table of fact = [label names] and prefer")
+    names: dict[str, tuple[str, ...]] = {}
+    for key, value in table.items():
+        if key == "prefer":
+            if value not in ("tags", "inventory"):
+                raise InputError(f"{where}.prefer", f'expected "tags" or "inventory", got {value!r}')
+            config.prefer = value
+            continue
+        if key not in OWNERSHIP_FACTS:
+            close = difflib.get_close_matches(key, [*OWNERSHIP_FACTS, "prefer"], n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            raise InputError(
+                f"{where}.{key}", f"unknown key{hint}; expected {', '.join(OWNERSHIP_FACTS)} or prefer"
+            )
+        if not (isinstance(value, list) and value and all(isinstance(v, str) and v.strip() for v in value)):
+            raise InputError(
+                f"{where}.{key}", 'expected a non-empty list of label names, like ["service", "team/service"]'
+            )
+        names[key] = tuple(value)
+    config.ownership = dataclasses.replace(config.ownership, **names)
 
 
 def _scan_section(config: Config, scan: Any, path: str, base: Path) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from regie.connectors.base import ConnectorError
+from regie.connectors.base import ConnectorError, Ownership
 from regie.engine.catalog import Catalogs
 from regie.engine.evaluate import PolicySet, evaluate
 from regie.engine.facts import FactError, Inventory, Resource, resources_from_records
@@ -49,8 +49,15 @@ class ReplayResult:
         return answer_same and not (self.appeared or self.disappeared or self.changed or self.errors)
 
 
-def replay_record(store: Store, record_id: int, policy_set: PolicySet, catalogs: Catalogs) -> ReplayResult:
-    """Re-run record ``record_id``. Raises :class:`InputError` for a missing or damaged record."""
+def replay_record(
+    store: Store,
+    record_id: int,
+    policy_set: PolicySet,
+    catalogs: Catalogs,
+    ownership: Ownership | None = None,
+) -> ReplayResult:
+    """Re-run record ``record_id`` (an admission record with ``ownership``, the label names the
+    configuration gives). Raises :class:`InputError` for a missing or damaged record."""
     where = f"record {record_id}"
     record = store.get_record(record_id, with_input=True)
     if record is None:
@@ -84,7 +91,7 @@ def replay_record(store: Store, record_id: int, policy_set: PolicySet, catalogs:
         elif record.kind == "admission":
             evaluation = evaluate(
                 policy_set,
-                Inventory(_admission_resources(data, catalogs, where)),
+                Inventory(_admission_resources(data, catalogs, where, ownership or Ownership())),
                 catalogs,
                 context="admission",
                 today=day,
@@ -102,7 +109,7 @@ def replay_record(store: Store, record_id: int, policy_set: PolicySet, catalogs:
         allowed = (bool(record.decision.get("allowed")), now["blocking"] == 0)
     return ReplayResult(
         record,
-        policy_set_hash(policy_set, catalogs),
+        policy_set_hash(policy_set, catalogs, ownership),
         appeared,
         disappeared,
         changed,
@@ -130,13 +137,16 @@ def render_replay(result: ReplayResult) -> list[str]:
     return lines
 
 
-def _admission_resources(data: Mapping[str, Any], catalogs: Catalogs, where: str) -> list[Resource]:
+def _admission_resources(
+    data: Mapping[str, Any], catalogs: Catalogs, where: str, ownership: Ownership
+) -> list[Resource]:
     from regie.connectors.kubernetes.admission import resources_from_admission
 
     return resources_from_admission(
         {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": data["request"]},
         where=f"{where}: input",
         catalogs=catalogs,
+        ownership=ownership,
         namespace_labels=data.get("namespace_labels") or None,
     )
 

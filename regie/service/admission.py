@@ -163,6 +163,7 @@ def decide(
         request,
         where="AdmissionReview",
         catalogs=snapshot.catalogs,
+        ownership=snapshot.ownership,
         namespace_labels=namespace_labels,
         owned=owned,
     )

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from regie.connectors.base import Ownership
 from regie.dsl import ast
 from regie.dsl.diagnostics import Diagnostic, render
 from regie.engine.catalog import Catalogs
@@ -49,6 +50,8 @@ class PolicySnapshot:
     #: The policies an admission review is decided with: all but the estate-wide ones
     #: (``scope estate``: concentration and the like), which one object cannot inform.
     admission_policies: frozenset[str] = frozenset()
+    #: Which labels carry the ownership facts (``[ownership]`` of the configuration).
+    ownership: Ownership = field(default_factory=Ownership)
 
 
 class LoadError(Exception):
@@ -94,10 +97,11 @@ def load_snapshot(policies: Sequence[str], catalogs: Sequence[str], config: str 
         result,
         cats,
         waivers,
-        policy_set_hash(result, cats),
+        policy_set_hash(result, cats, cfg.ownership),
         dt.datetime.now(dt.UTC),
         tuple(files),
         frozenset(lp.id for lp in result.policies if lp.checked.meta.scope != "estate"),
+        cfg.ownership,
     )
 
 

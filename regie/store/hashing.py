@@ -4,20 +4,25 @@ One canonical form (sorted keys, no whitespace, UTF-8) so that the same data alw
 hashes the same, in this process, in another replica, and years later in an audit.
 
 The policy-set hash is :func:`policy_set_hash`: the source text of every policy, its
-parameter values and enforcement levels in force, and every catalogue entry.
+parameter values and enforcement levels in force, every catalogue entry, and the ownership
+label names where the configuration changes them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from regie.dsl.values import Unknown
 from regie.engine.catalog import Catalogs
 from regie.engine.evaluate import PolicySet
+
+if TYPE_CHECKING:
+    from regie.connectors.base import Ownership
 
 __all__ = ["canonical", "loads", "policy_set_hash", "sha256"]
 
@@ -43,8 +48,10 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def policy_set_hash(policy_set: PolicySet, catalogs: Catalogs) -> str:
-    """The hash of what decides: every policy's source text and parameters, every catalogue entry.
+def policy_set_hash(policy_set: PolicySet, catalogs: Catalogs, ownership: Ownership | None = None) -> str:
+    """The hash of what decides: every policy's source text and parameters, every catalogue entry,
+    and the ownership label names when they are not the defaults (``[ownership]``: they decide
+    which labels an admitted object's service and classification are read from).
 
     Test blocks and file names are left out: they do not change a decision. A policy
     whose text changes in any way (a comment too) changes the hash; that errs towards
@@ -63,7 +70,16 @@ def policy_set_hash(policy_set: PolicySet, catalogs: Catalogs) -> str:
         ),
         key=lambda p: str(p["id"]),
     )
-    payload = {"format": _POLICY_SET_FORMAT, "policies": policies, "catalogs": catalogs.entries}
+    payload: dict[str, Any] = {
+        "format": _POLICY_SET_FORMAT,
+        "policies": policies,
+        "catalogs": catalogs.entries,
+    }
+    if ownership is not None and ownership != type(ownership)():
+        # only when configured, so that the hashes of every default set stay what they were
+        payload["ownership"] = {
+            f.name: list(getattr(ownership, f.name)) for f in dataclasses.fields(ownership)
+        }
     return sha256(canonical(payload))
 
 
