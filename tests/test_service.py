@@ -516,28 +516,30 @@ def test_a_broken_reload_keeps_the_last_good_set_serving(tmp_path: Path) -> None
 
 
 @needs_corpus
-def test_in_process_decision_latency(server: Running) -> None:
-    """The decision path without HTTP: parse, facts, every policy in force, the answer."""
+def test_in_process_decisions_are_repeatable(server: Running) -> None:
+    """The decision path without HTTP (parse, facts, every policy in force, the answer), over and
+    over on one snapshot, each request parsed anew and redacted in place as the webhook does:
+    every answer the same, so nothing of one decision leaks into the next. The latency is
+    printed for the curious; it is measured in bench/ (W2), not asserted here."""
     from regie.service.admission import decide, parse_review, response_body
-    from regie.service.reload import LoadError, load_snapshot
+    from regie.service.reload import load_snapshot
 
     raw = orjson.dumps(corpus_review("kubewarden_deployment.admissionreview.json"))
     tests = str(server.service.holder.policies[0])
-    try:
-        snapshot = load_snapshot([str(BUILTIN_POLICIES), tests], [], None)
-    except LoadError as err:  # the library is work in progress elsewhere; measure what loads
-        print(f"built-in library does not load ({err.problems[0].splitlines()[0]}); test policies only")
-        snapshot = server.service.holder.current
+    snapshot = load_snapshot([str(BUILTIN_POLICIES), tests], [], None)
     today = dt.date.today()
     times = []
-    for _ in range(600):
+    answers = set()
+    for _ in range(300):
         started = time.perf_counter()
         request = parse_review(raw)["request"]
-        response_body(decide(request, snapshot, fail_closed=True, today=today))
+        body = response_body(decide(request, snapshot, fail_closed=True, today=today, owned=True))
         times.append(time.perf_counter() - started)
+        answers.add(body)
+    assert len(answers) == 1, answers
+    assert b'"allowed":false' in next(iter(answers))  # the corpus Deployment breaks library policies
     times.sort()
     p50, p99 = times[len(times) // 2], times[int(len(times) * 0.99)]
     print(
         f"in-process decision: p50 {p50 * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms, {len(snapshot.policy_set.policies)} policies"
     )
-    assert p99 < 0.01  # the target is 1 ms; 10 ms leaves room for a shared 2-core machine
