@@ -865,6 +865,48 @@ def replay(
 
 @app.command()
 @_guard
+def prune(
+    store: Annotated[str, typer.Option("--store", metavar="URL", help="The violation store.")],
+    before: Annotated[
+        str | None,
+        typer.Option("--before", metavar="DATE", help="Prune inputs of records decided before DATE (UTC)."),
+    ] = None,
+    keep_days: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-days", metavar="N", help="Keep the inputs of the last N days; prune older ones."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; change nothing.")] = False,
+) -> None:
+    """Remove the stored inputs (facts, admission requests) of old decision records.
+
+    The records stay (what was decided, when, under which policy set) and so does the chain: a
+    `prune` record in it lists the inputs removed, and `regie verify` checks against it. A pruned
+    record can no longer be replayed. Give --before or --keep-days. Exit 0, 2 on bad input.
+    """
+    if (before is None) == (keep_days is None):
+        fail("give one of --before DATE or --keep-days N")
+    today = dt.datetime.now(dt.UTC).date()
+    if keep_days is not None:
+        if keep_days < 0:
+            fail(f"--keep-days: expected 0 or more days, got {keep_days}")
+        cutoff = today - dt.timedelta(days=keep_days)
+    else:
+        assert before is not None
+        try:
+            cutoff = dt.date.fromisoformat(before)
+        except ValueError:
+            fail(f"--before: expected a date like 2026-01-31, got {before!r}")
+        if cutoff > today:
+            fail(f"--before: {before} is in the future; it would prune today's records too")
+    with _open_store(store) as db:
+        result = db.prune_inputs(cutoff, dry_run=dry_run)
+    out.print(result.summary(), markup=False, highlight=False)
+
+
+@app.command()
+@_guard
 def verify(
     store: Annotated[str, typer.Option("--store", metavar="URL", help="The violation store to check.")],
 ) -> None:

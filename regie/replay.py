@@ -21,7 +21,7 @@ from regie.engine.waivers import WaiverError, waivers_from_records
 from regie.loading import InputError
 from regie.store import Record, Store, decision_of, policy_set_hash
 from regie.store.hashing import canonical, sha256
-from regie.store.records import record_hash
+from regie.store.records import pruned_by, record_hash
 
 __all__ = ["ReplayResult", "render_replay", "replay_record"]
 
@@ -62,6 +62,14 @@ def replay_record(
     record = store.get_record(record_id, with_input=True)
     if record is None:
         raise InputError(where, f"no such record in {store.where}")
+    pruner = pruned_by(record.input)
+    if pruner is not None:
+        before = record.input.get("before", "?") if record.input else "?"
+        raise InputError(
+            where,
+            f"its input was pruned by record {pruner} (the inputs of records decided before {before}); "
+            "a pruned record cannot be replayed",
+        )
     if record.input is None or sha256(canonical(record.input)) != record.input_hash:
         raise InputError(where, "its stored input is missing or does not match its hash; run verify")
     digest = record_hash(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from regie.dsl.types import Schema
 from regie.engine.schema import fact_schema
+from regie.store.testing import ensure_postgres, postgres_schema, sqlite_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +24,16 @@ def schema() -> Schema:
 def quickstart() -> Path:
     """The bundled example (read-only: copy it before changing anything)."""
     return ROOT / "examples" / "quickstart"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty violation store on each backend: a SQLite file, and a fresh schema on the local
+    PostgreSQL (started by .ci/run; `ensure_postgres` says how when it is down)."""
+    if request.param == "sqlite":
+        with sqlite_file(tmp_path) as url:
+            yield url
+    else:
+        ensure_postgres()
+        with postgres_schema() as url:
+            yield url

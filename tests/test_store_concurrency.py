@@ -13,30 +13,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import event, func, select
 
 from regie.store import Store, open_store
 from regie.store.schema import changes, records, violations
-from regie.store.testing import ensure_postgres, postgres_schema, sqlite_file
 
 HERE = Path(__file__).resolve()
 SCANS = 12
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        with sqlite_file(tmp_path) as u:
-            yield u
-    else:
-        ensure_postgres()
-        with postgres_schema() as u:
-            yield u
 
 
 def child(*args: str) -> subprocess.Popen[str]:
@@ -57,13 +43,13 @@ def snapshot(store: Store) -> dict[str, Any]:
         }  # fmt: skip
 
 
-def test_two_processes_ingesting_at_once_lose_and_duplicate_nothing(url: str) -> None:
-    open_store(url).close()  # migrate once, so the children race on scans, not on tables
-    workers = [child("ingest", url, name) for name in ("x", "y")]
+def test_two_processes_ingesting_at_once_lose_and_duplicate_nothing(store_url: str) -> None:
+    open_store(store_url).close()  # migrate once, so the children race on scans, not on tables
+    workers = [child("ingest", store_url, name) for name in ("x", "y")]
     for proc in workers:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
-    with open_store(url) as store:
+    with open_store(store_url) as store:
         rows = store.list_violations(limit=1000).items
         keys = Counter((v.policy, v.resource, v.item) for v in rows)
         assert len(rows) == 20 + 20 + 10 and max(keys.values()) == 1
@@ -88,18 +74,18 @@ def test_two_processes_ingesting_at_once_lose_and_duplicate_nothing(url: str) ->
         assert ids == sorted(ids) and len(ids) == len(set(ids))
 
 
-def test_a_process_killed_mid_scan_leaves_the_store_as_it_was(url: str) -> None:
-    with open_store(url) as store:
+def test_a_process_killed_mid_scan_leaves_the_store_as_it_was(store_url: str) -> None:
+    with open_store(store_url) as store:
         store.ingest(_scan("base", range(5), {"src:base", "src:big"}))
         before = snapshot(store)
-    proc = child("crash", url)
+    proc = child("crash", store_url)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.strip() == "mid-scan", proc.stderr.read() if proc.stderr else line
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    with open_store(url) as store:
+    with open_store(store_url) as store:
         assert snapshot(store) == before
         assert store.verify_chain().ok
         # The lock the killed process held is gone: the next scan goes through whole.

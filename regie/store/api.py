@@ -32,6 +32,7 @@ from regie.store.models import (
     DayCount,
     IngestResult,
     Page,
+    PruneResult,
     Record,
     Scan,
     StoredViolation,
@@ -229,6 +230,16 @@ class Store:
     def verify_chain(self) -> ChainReport:
         """Check every decision record and its link to the one before; the first that breaks."""
         return self._read(_records.verify_chain)
+
+    def prune_inputs(self, before: dt.date, *, dry_run: bool = False) -> PruneResult:
+        """Remove the stored inputs of records decided before ``before`` (UTC), keeping the
+        records and the chain; a ``prune`` record attests which (see regie.store.records)."""
+        when = _now()
+        if dry_run:
+            return self._read(
+                lambda conn: _records.prune_inputs(conn, self._backend, before=before, at=when, dry_run=True)
+            )
+        return self._write(lambda conn: _records.prune_inputs(conn, self._backend, before=before, at=when))
 
     # --- transactions --------------------------------------------------------------------
 

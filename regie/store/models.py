@@ -234,11 +234,40 @@ class ChainReport:
     records: int
     broken_at: int | None = None
     problem: str | None = None
+    #: Records whose input a later ``prune`` record removed (see :class:`PruneResult`).
+    pruned: int = 0
 
     def summary(self) -> str:
         if self.ok:
-            return f"chain intact: {self.records} records"
+            its = "its input" if self.pruned == 1 else "their inputs"
+            pruned = f" ({self.pruned} with {its} pruned)" if self.pruned else ""
+            return f"chain intact: {self.records} records{pruned}"
         return f"chain broken at record {self.broken_at}: {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What pruning the inputs of records decided before ``before`` did (or would do, dry).
+
+    ``records``: the records whose input went; ``inputs``: the distinct inputs removed (records
+    share an input when it did not change); ``record``: the ``prune`` record that attests it in
+    the chain, None for a dry run or when there was nothing to prune."""
+
+    before: dt.date
+    records: int
+    inputs: int
+    record: Record | None = None
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        if not self.inputs:
+            return f"nothing to prune: no stored input belongs only to records decided before {self.before}"
+        records = "1 record" if self.records == 1 else f"{self.records} records"
+        what = f"the inputs of {records} ({self.inputs} distinct) decided before {self.before}"
+        if self.dry_run:
+            return f"would prune {what} (dry run: nothing changed)"
+        assert self.record is not None
+        return f"pruned {what}; record {self.record.id} attests it"
 
 
 @dataclass(frozen=True, slots=True)
