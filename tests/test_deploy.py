@@ -119,6 +119,21 @@ def test_the_audit_cronjob_scans_read_only(verb: str) -> None:
     assert all(verb not in rule["verbs"] for rule in role["rules"])
 
 
+def test_the_prune_cronjob_needs_the_store_and_no_api_access() -> None:
+    """docs/deploy.md, prune-cronjob.yaml: retention runs against the store alone."""
+    cron = one("CronJob", "regie-prune")
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False and "serviceAccountName" not in pod
+    [container] = pod["containers"]
+    assert container["args"][:2] == ["prune", "--store=$(REGIE_STORE)"]
+    [keep] = [a for a in container["args"] if a.startswith("--keep-days=")]
+    assert int(keep.removeprefix("--keep-days=")) >= 30  # never a retention of days by accident
+    [env] = container["env"]
+    assert env["valueFrom"]["secretKeyRef"] == {"name": "regie-store", "key": "url"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
 def test_the_webhook_reads_namespace_labels_and_nothing_more() -> None:
     """Ownership labels on namespaces reach admission decisions: the webhook lists namespaces
     in-cluster, with its own token, and may do nothing else with the API."""
