@@ -11,8 +11,9 @@
  * Why not orjson: a Terraform state of 100,000 resources holds 2.4 million keys of ~130 names
  * and 1.5 million string values of which ~200,000 differ (regions, tag values, settings, the
  * same `private` blob in every instance). orjson makes a new object for every value; this
- * parser makes one per distinct short string of a document (at most 64 bytes, written without
- * escapes) and shares it. That is most of the allocations of a parse, and of freeing the
+ * parser makes one per distinct short ASCII string of a document (at most 64 bytes, written
+ * without escapes; see `interned` for how far the sharing goes) and shares it, keys as
+ * Python's interned strings. That is most of the allocations of a parse, and of freeing the
  * facts afterwards. Arrays and objects are built at their final size from a stack of parsed
  * items, as a DOM parser would, so a parse leaves no resized-away buffers behind.
  *
@@ -234,9 +235,10 @@ interned(Parser *ps, const unsigned char *s, Py_ssize_t size, int key)
     uint64_t hash = hash_bytes(s, size);
     Slot *slot = &ps->slots[hash & ps->mask];
     PyObject *held = slot->str;
-    /* every interned str is compact ASCII: its bytes follow its header */
+    /* a held str is ASCII (its bytes are its characters); PyUnicode_DATA also covers the rare
+     * interned str that is not compact */
     if (held != NULL && slot->hash == hash && slot->size == size
-        && same_bytes((const unsigned char *)(((PyASCIIObject *)held) + 1), s, size)) {
+        && same_bytes(PyUnicode_DATA(held), s, size)) {
         return Py_NewRef(held);
     }
     PyObject *str = new_str(ps, s, size, 1, s);
