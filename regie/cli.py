@@ -59,6 +59,7 @@ app = typer.Typer(
     help="Regie: policy-as-code for digital autonomy. Check, test, format and evaluate policies.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -141,6 +141,14 @@ HELP: dict[str, tuple[str, ...]] = {
         "--param",
     ),
     "explain": ("regie explain [OPTIONS]", "The policy id.", "--facts"),
+    # a docstring's paragraph is reflowed, not broken where the source line ends
+    "prune": (
+        "regie prune [OPTIONS]",
+        "--before",
+        "--keep-days",
+        "--dry-run",
+        "the chain: a prune record in it",
+    ),
 }
 
 RUNS: dict[str, tuple[tuple[str, ...], str | None]] = {
