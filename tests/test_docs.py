@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,3 +58,47 @@ def test_every_builtin_is_documented() -> None:
     doc = (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
     missing = [name for name in BUILTINS if f"`{name}(" not in doc]
     assert not missing
+
+
+# --- the shell examples --------------------------------------------------------------------------
+
+SHELL = re.compile(r"^```(?:sh|bash)\n(.*?)^```", re.S | re.M)
+
+
+def _regie_lines() -> list[tuple[str, str]]:
+    """Every `regie …` command line of the docs' shell blocks, with where it is."""
+    out = []
+    for path in DOCS:
+        for block in SHELL.findall(path.read_text(encoding="utf-8")):
+            for line in block.splitlines():
+                code = line.split(" #", 1)[0].strip()
+                if code.startswith("regie "):
+                    out.append((f"{path.relative_to(ROOT)}: {code}", code))
+    return out
+
+
+@pytest.mark.parametrize(("where", "line"), _regie_lines(), ids=[w for w, _ in _regie_lines()])
+def test_every_documented_command_and_option_exists(where: str, line: str) -> None:
+    """A shell example names a command Regie has, with options that command takes."""
+    import typer.main
+
+    from regie.cli import app
+
+    command: Any = typer.main.get_command(app)
+    words = line.split()[1:]
+    # typer's groups carry their subcommands in `commands` (typer vendors click)
+    while hasattr(command, "commands") and words and not words[0].startswith("-"):
+        sub = command.commands.get(words[0])
+        assert sub is not None, f"{where}: no command `{words[0]}`"
+        command, words = sub, words[1:]
+    assert not hasattr(command, "commands"), f"{where}: `{command.name}` needs a subcommand"
+    known = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for word in words:
+        if word.startswith("-") and word != "-":
+            option = word.split("=", 1)[0]
+            assert option in known, f"{where}: `{option}` is not an option of `{command.name}`"
+
+
+def test_the_docs_have_shell_examples_of_most_commands() -> None:
+    used = {line.split()[1] for _, line in _regie_lines()}
+    assert used >= {"check", "fmt", "test", "eval", "explain", "scan", "facts", "replay", "verify", "prune"}
