@@ -70,7 +70,7 @@ def _regie_lines() -> list[tuple[str, str]]:
     out = []
     for path in DOCS:
         for block in SHELL.findall(path.read_text(encoding="utf-8")):
-            for line in block.splitlines():
+            for line in block.replace("\\\n", " ").splitlines():  # continued lines joined
                 code = line.split(" #", 1)[0].strip()
                 if code.startswith("regie "):
                     out.append((f"{path.relative_to(ROOT)}: {code}", code))
