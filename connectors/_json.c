@@ -536,6 +536,32 @@ literal(Parser *ps, const char *word, Py_ssize_t size, PyObject *result)
 
 /* --- arrays and objects -------------------------------------------------------------- */
 
+/* After an array's item or an object's member: 1 when a comma says another follows, 0 when
+ * `close` ends the container, -1 (the error set) otherwise; the messages are the container's. */
+static int
+after_item(Parser *ps, unsigned char close, const char *unclosed, const char *expected, const char *trailing)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end) {
+        fail(ps, unclosed, ps->p);
+        return -1;
+    }
+    unsigned char c = *ps->p++;
+    if (c == close) {
+        return 0;
+    }
+    if (c != ',') {
+        fail(ps, expected, ps->p - 1);
+        return -1;
+    }
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == close) {
+        fail(ps, trailing, ps->p - 1);
+        return -1;
+    }
+    return 1;
+}
+
 static PyObject *
 array(Parser *ps)
 {
@@ -550,26 +576,13 @@ array(Parser *ps)
         ps->depth--;
         return PyList_New(0);
     }
-    for (;;) {
+    for (int more = 1; more;) {
         if (push(ps, value(ps)) < 0) {
             goto fail;
         }
-        skip_ws(ps);
-        if (ps->p >= ps->end) {
-            fail(ps, "unexpected end of data: an array is not closed", ps->p);
-            goto fail;
-        }
-        unsigned char c = *ps->p++;
-        if (c == ']') {
-            break;
-        }
-        if (c != ',') {
-            fail(ps, "expected ',' or ']' after an array item", ps->p - 1);
-            goto fail;
-        }
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ']') {
-            fail(ps, "a trailing comma in an array", ps->p - 1);
+        more = after_item(ps, ']', "unexpected end of data: an array is not closed",
+                          "expected ',' or ']' after an array item", "a trailing comma in an array");
+        if (more < 0) {
             goto fail;
         }
     }
@@ -601,7 +614,7 @@ object(Parser *ps)
         ps->depth--;
         return PyDict_New();
     }
-    for (;;) {
+    for (int more = 1; more;) {
         if (ps->p >= ps->end) {
             fail(ps, "unexpected end of data: an object is not closed", ps->p);
             goto fail;
@@ -624,22 +637,9 @@ object(Parser *ps)
         if (push(ps, value(ps)) < 0) {
             goto fail;
         }
-        skip_ws(ps);
-        if (ps->p >= ps->end) {
-            fail(ps, "unexpected end of data: an object is not closed", ps->p);
-            goto fail;
-        }
-        unsigned char c = *ps->p++;
-        if (c == '}') {
-            break;
-        }
-        if (c != ',') {
-            fail(ps, "expected ',' or '}' after an object member", ps->p - 1);
-            goto fail;
-        }
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == '}') {
-            fail(ps, "a trailing comma in an object", ps->p - 1);
+        more = after_item(ps, '}', "unexpected end of data: an object is not closed",
+                          "expected ',' or '}' after an object member", "a trailing comma in an object");
+        if (more < 0) {
             goto fail;
         }
     }

@@ -26,7 +26,7 @@ from regie.dsl import ast
 from regie.dsl.build import parse_expr, parse_module
 from regie.dsl.builtins import EvalContext
 from regie.dsl.check import is_constant
-from regie.dsl.diagnostics import Diagnostic
+from regie.dsl.diagnostics import Diagnostic, did_you_mean
 from regie.dsl.interp import eval_expr
 from regie.dsl.source import Source
 from regie.engine.catalog import CatalogError, Catalogs, catalog_from_data
@@ -321,7 +321,6 @@ def _ownership_section(config: Config, table: Any, path: str) -> None:
     non-empty one wins; a list given replaces the default names); ``prefer``: ``tags`` or
     ``inventory``."""
     import dataclasses
-    import difflib
 
     where = f"{path}: ownership"
     if not isinstance(table, dict):
@@ -334,8 +333,8 @@ def _ownership_section(config: Config, table: Any, path: str) -> None:
             config.prefer = value
             continue
         if key not in OWNERSHIP_FACTS:
-            close = difflib.get_close_matches(key, [*OWNERSHIP_FACTS, "prefer"], n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            hint = did_you_mean(key, [*OWNERSHIP_FACTS, "prefer"])
+            hint = f" ({hint})" if hint else ""
             raise InputError(
                 f"{where}.{key}", f"unknown key{hint}; expected {', '.join(OWNERSHIP_FACTS)} or prefer"
             )

@@ -26,14 +26,20 @@ def quickstart() -> Path:
     return ROOT / "examples" / "quickstart"
 
 
+@pytest.fixture(scope="session")
+def postgres() -> None:
+    """The local PostgreSQL answers: started by .ci/run, or here when it is down (once a session)."""
+    ensure_postgres()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty violation store on each backend: a SQLite file, and a fresh schema on the local
-    PostgreSQL (started by .ci/run; `ensure_postgres` says how when it is down)."""
+    PostgreSQL."""
     if request.param == "sqlite":
         with sqlite_file(tmp_path) as url:
             yield url
     else:
-        ensure_postgres()
+        request.getfixturevalue("postgres")
         with postgres_schema() as url:
             yield url

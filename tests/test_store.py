@@ -22,32 +22,15 @@ from regie.engine.violations import Violation, WaiverRef
 from regie.loading import load_catalogs, load_modules
 from regie.store import Scan, Store, StoreError, ViolationFilter, open_store, policy_set_hash
 from regie.store.schema import changes, metadata, records
-from regie.store.testing import ensure_postgres, postgres_schema, sqlite_file
 from regie.store.urls import store_url
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> None:
-    ensure_postgres()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url_text(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        with sqlite_file(tmp_path) as url:
-            yield url
-    else:
-        request.getfixturevalue("postgres")
-        with postgres_schema() as url:
-            yield url
-
-
 @pytest.fixture
-def store(store_url_text: str) -> Iterator[Store]:
-    with open_store(store_url_text) as s:
+def store(store_url: str) -> Iterator[Store]:
+    with open_store(store_url) as s:
         yield s
 
 
@@ -174,10 +157,10 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(tmp_path: 
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
 
 
-def test_opening_again_keeps_everything(store_url_text: str) -> None:
-    with open_store(store_url_text) as store:
+def test_opening_again_keeps_everything(store_url: str) -> None:
+    with open_store(store_url) as store:
         store.ingest(scan(violation("a")))
-    with open_store(store_url_text) as store:
+    with open_store(store_url) as store:
         assert statuses(store) == {"a": "open"}
 
 

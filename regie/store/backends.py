@@ -5,7 +5,8 @@ Everything else in the store is one SQLAlchemy Core implementation over both.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +16,13 @@ from sqlalchemy.sql.dml import Insert
 
 from regie.store.urls import is_sqlite
 
-__all__ = ["WRITE", "Backend", "backend_for"]
+__all__ = ["IN_LIST", "WRITE", "Backend", "backend_for", "chunks"]
+
+_T = TypeVar("_T")
+
+#: Values per ``IN (...)`` list or multi-row INSERT: well under the bound-parameter limits of
+#: both backends (SQLite's 32,766, PostgreSQL's 65,535).
+IN_LIST = 500
 
 #: Execution option marking a connection whose transactions write (SQLite takes the write lock at BEGIN).
 WRITE = "regie_write"
@@ -87,3 +94,15 @@ def _sqlite_begin(conn: Connection) -> None:
     # Readers begin deferred, so in WAL mode they never wait for writers.
     immediate = conn.get_execution_options().get(WRITE, False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def chunks(items: Iterable[_T], size: int = IN_LIST) -> Iterator[list[_T]]:
+    """``items`` in lists of at most ``size``, in order."""
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -12,25 +12,21 @@ happened), whose input is stored once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.engine import Connection
 
 from regie.engine.violations import Violation
-from regie.store.backends import Backend
+from regie.store.backends import Backend, chunks
 from regie.store.hashing import canonical, sha256
 from regie.store.models import IngestResult, Scan, Status
 from regie.store.records import append_record
 from regie.store.schema import changes, violation_requirements, violations
 
 __all__ = ["ingest_scan", "violation_key"]
-
-_T = TypeVar("_T")
-# Below SQLite's and PostgreSQL's limits on bound parameters per statement.
-_CHUNK = 500
 
 
 def violation_key(policy: str, resource: str, item: str | None) -> str:
@@ -51,7 +47,7 @@ def ingest_scan(conn: Connection, backend: Backend, scan: Scan, at: dt.datetime)
     scanned = sorted({*scan.sources, scan.scope})
     gone = [
         row
-        for chunk in _chunks(scanned)
+        for chunk in chunks(scanned)
         for row in conn.execute(
             select(violations.c.id, violations.c.key, violations.c.status, violations.c.policy).where(
                 violations.c.source.in_(chunk), violations.c.status != "resolved"
@@ -143,7 +139,7 @@ class _Plan:
 
 
 def _write(conn: Connection, backend: Backend, plan: _Plan, resolved: list[int], at: dt.datetime) -> None:
-    for chunk in _chunks(plan.inserts, 200):
+    for chunk in chunks(plan.inserts, 200):
         conn.execute(backend.insert_or_nothing(violations, chunk))
     ids = {row.key: row.id for row in _rows_by_key(conn, [i["key"] for i in plan.inserts])}
     ids.update(plan.ids)
@@ -152,15 +148,15 @@ def _write(conn: Connection, backend: Backend, plan: _Plan, resolved: list[int],
     if plan.updates:
         columns: dict[str, Any] = {name[2:]: bindparam(name) for name in plan.updates[0] if name != "b_id"}
         statement = violations.update().where(violations.c.id == bindparam("b_id")).values(columns)
-        for batch in _chunks(plan.updates, 1000):
+        for batch in chunks(plan.updates, 1000):
             conn.execute(statement, batch)
-    for ids_chunk in _chunks(resolved):
+    for ids_chunk in chunks(resolved):
         conn.execute(
             violations.update().where(violations.c.id.in_(ids_chunk)).values(status="resolved", changed_at=at)
         )
     if plan.requirements:
         touched = [ids[key] for key in plan.requirements]
-        for ids_chunk in _chunks(touched):
+        for ids_chunk in chunks(touched):
             conn.execute(
                 delete(violation_requirements).where(violation_requirements.c.violation_id.in_(ids_chunk))
             )
@@ -169,11 +165,11 @@ def _write(conn: Connection, backend: Backend, plan: _Plan, resolved: list[int],
             for vid, key in zip(touched, plan.requirements, strict=True)
             for req in dict.fromkeys(plan.requirements[key])
         ]
-        for chunk in _chunks(rows, 1000):
+        for chunk in chunks(rows, 1000):
             conn.execute(violation_requirements.insert(), chunk)
     # Sorted by violation, so the change log reads in a stable order within one scan.
     plan.changes.sort(key=lambda c: (c["violation_id"], c["kind"]))
-    for chunk in _chunks(plan.changes, 1000):
+    for chunk in chunks(plan.changes, 1000):
         conn.execute(changes.insert(), chunk)
 
 
@@ -241,16 +237,5 @@ def _rows_by_key(conn: Connection, keys: Sequence[str]) -> Iterator[Any]:
         violations.c.requirements,
         violations.c.changed_at,
     )
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         yield from conn.execute(select(*columns).where(violations.c.key.in_(chunk)))
-
-
-def _chunks(items: Iterable[_T], size: int = _CHUNK) -> Iterator[list[_T]]:
-    batch: list[_T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Connection
 
-from regie.store.backends import Backend
+from regie.store.backends import Backend, chunks
 from regie.store.hashing import canonical, loads, sha256
 from regie.store.models import ChainReport, PruneResult, Record
 from regie.store.schema import chain_head, record_inputs, records
@@ -45,9 +45,6 @@ GENESIS = "0" * 64
 #: How a pruned input's body starts. Stored inputs are canonical JSON with sorted keys, whose
 #: first key is never this one; verify_chain does not rely on it (the prune record's list does).
 _PRUNED = '{"pruned_by_record":'
-
-#: Hashes per IN (...) list: well under the bound-parameter limits of SQLite and PostgreSQL.
-_CHUNK = 500
 
 
 def lock_head(conn: Connection) -> tuple[int, str]:
@@ -212,14 +209,14 @@ def prune_inputs(
     hashes = sorted(old)
     gone: list[str] = []
     count = 0
-    for chunk in _chunks(hashes):
+    for chunk in chunks(hashes):
         gone += conn.scalars(
             select(record_inputs.c.hash).where(
                 record_inputs.c.hash.in_(chunk), ~record_inputs.c.body.startswith(_PRUNED, autoescape=True)
             )
         )
     gone.sort()
-    for chunk in _chunks(gone):
+    for chunk in chunks(gone):
         count += (
             conn.scalar(select(func.count()).select_from(records).where(records.c.input_hash.in_(chunk))) or 0
         )
@@ -235,7 +232,7 @@ def prune_inputs(
         decision={"before": before.isoformat(), "records": count, "inputs": gone},
     )
     marker = f'{_PRUNED}{record.id},"before":"{before.isoformat()}"}}'
-    for chunk in _chunks(gone):
+    for chunk in chunks(gone):
         conn.execute(record_inputs.update().where(record_inputs.c.hash.in_(chunk)).values(body=marker))
     return PruneResult(before, count, len(gone), record)
 
@@ -267,10 +264,6 @@ def _prune_lists(conn: Connection) -> tuple[dict[str, int], list[int]]:
             if isinstance(item, str):
                 out[item] = row.id
     return out, altered
-
-
-def _chunks(items: list[str]) -> list[list[str]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
 _ALTERED = "its content does not match its hash (the record was altered)"
